@@ -1,0 +1,5 @@
+"""`python -m slabridge` runs the command line."""
+
+from slabridge.cli import main
+
+main()

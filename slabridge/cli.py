@@ -1,0 +1,214 @@
+"""Command line: subcommands, output formats and exit codes (0 ok, 1 failure, 2 bad input, 3 bug)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from slabridge import __version__
+from slabridge.config import Config, find_config_path, load_config
+from slabridge.errors import SlabridgeError, UsageError
+from slabridge.settings import json_schema
+
+EXIT_OK = 0
+EXIT_BUG = 3
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--at {text!r} is not an ISO 8601 time, e.g. 2026-11-20T14:00:00+01:00"
+        ) from None
+    if instant.tzinfo is None:
+        raise UsageError(
+            f"--at {text!r} has no offset: add one, e.g. +01:00 or Z, so the time is unambiguous"
+        )
+    return instant
+
+
+def format_service_time(value: timedelta | None) -> str:
+    """Service time as hours and minutes, e.g. 10h30m."""
+    if value is None:
+        return "-"
+    sign = "-" if value < timedelta(0) else ""
+    minutes = int(abs(value) // timedelta(minutes=1))
+    return f"{sign}{minutes // 60}h{minutes % 60:02d}m" if minutes % 60 else f"{sign}{minutes // 60}h"
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(find_config_path(args.config))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the configuration and print a summary."""
+    config = _config(args)
+    summary = config.summary()
+    if args.json:
+        print(json.dumps({"ok": True, **summary}, indent=2))
+        return EXIT_OK
+    print("configuration OK")
+    print(f"  files:      {', '.join(summary['files'])}")
+    print(f"  tiers:      {', '.join(summary['tiers'])}")
+    print(f"  classes:    {', '.join(summary['classes'])}")
+    print(f"  calendars:  {summary['calendars']}")
+    print(f"  closures:   {', '.join(summary['closures']) or 'none'}")
+    print(f"  customers:  {summary['customers']}")
+    print(f"  rules:      {summary['customer_rules']} customer, {summary['class_rules']} class")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of the configuration file."""
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_terms(args: argparse.Namespace) -> int:
+    """Print the tier x class table of response targets and handling."""
+    config = _config(args)
+    rows = config.terms()
+    if args.json:
+        print(json.dumps([
+            {
+                "tier": r.tier,
+                "class": r.incident_class,
+                "target": r.target,
+                "target_service_hours": None if r.target_service_time is None
+                else r.target_service_time / timedelta(hours=1),
+                "handling": r.handling,
+                "handling_text": r.handling_text,
+            }
+            for r in rows
+        ], indent=2))
+        return EXIT_OK
+    header = f"{'tier':<10} {'class':<9} {'response':<14} handling"
+    print(header)
+    print("-" * 100)
+    for r in rows:
+        target = "none" if r.target is None else (
+            f"{r.target} ({format_service_time(r.target_service_time)})"
+            if r.target.endswith("d") else r.target
+        )
+        print(f"{r.tier:<10} {r.incident_class:<9} {target:<14} {r.handling_text}")
+    return EXIT_OK
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    """Print when a response is due."""
+    config = _config(args)
+    received = _parse_instant(args.at)
+    tier_name = args.tier
+    if args.customer:
+        contract_tier = config.tier_for(args.customer, received.date())
+        if tier_name and tier_name != contract_tier.name:
+            raise UsageError(
+                f"customer {args.customer!r} is on tier {contract_tier.name!r} on "
+                f"{received.date()}, not {tier_name!r}: drop --tier or fix it"
+            )
+        tier_name = contract_tier.name
+    if not tier_name:
+        raise UsageError("give --tier or --customer")
+    tier = config.tier(tier_name)
+    incident_class = config.check_class(args.incident_class)
+    due = config.response_due(tier_name, incident_class, received)
+    terms = tier.classes[incident_class]
+    target = None if terms.response is None else str(terms.response)
+    received_local = received.astimezone(tier.calendar.zone)
+    if args.json:
+        print(json.dumps({
+            "tier": tier_name,
+            "class": incident_class,
+            "customer": args.customer,
+            "received": received_local.isoformat(),
+            "response_due": None if due is None else due.isoformat(),
+            "target": target,
+            "target_service_hours": None if terms.response is None
+            else tier.response_target(incident_class) / timedelta(hours=1),  # type: ignore[operator]
+            "handling": terms.handling.value,
+            "timezone": tier.calendar.timezone,
+        }))
+        return EXIT_OK
+    if due is None:
+        print(f"no response target for {incident_class} on {tier_name} "
+              f"(handling: {terms.handling.value})")
+    else:
+        print(f"{due.isoformat()}  ({target} of {tier_name} service time for {incident_class}, "
+              f"received {received_local.isoformat()})")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="slabridge",
+        description=(
+            "Contract-aware SLA bridge for Redmine and Jira: response due times in each "
+            "tier's service hours, written back to the tracker."
+        ),
+        epilog=(
+            "Config: --config PATH, else $SLABRIDGE_CONFIG, else ./slabridge.yaml, else the "
+            "shipped contract terms. Exit codes: 0 ok, 1 failure, 2 bad input or config, 3 bug."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"slabridge {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="configuration file (YAML)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="validate the configuration and print a summary")
+    check.add_argument("--json", action="store_true", help="print the summary as JSON")
+    check.set_defaults(handler=cmd_check)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the configuration file")
+    schema.set_defaults(handler=cmd_schema)
+
+    terms = sub.add_parser("terms", help="print the tier x class table of targets and handling")
+    terms.add_argument("--json", action="store_true", help="print JSON")
+    terms.set_defaults(handler=cmd_terms)
+
+    due = sub.add_parser("due", help="print when a response is due")
+    due.add_argument("--tier", help="service tier, e.g. standard, advanced, premium")
+    due.add_argument("--class", dest="incident_class", required=True,
+                     help="incident class, e.g. critical, minor, trivial")
+    due.add_argument("--at", required=True,
+                     help="receipt time, ISO 8601 with offset, e.g. 2026-11-20T14:00:00+01:00")
+    due.add_argument("--customer", help="customer key: use the tier of its contract at --at")
+    due.add_argument("--json", action="store_true", help="print one JSON object")
+    due.set_defaults(handler=cmd_due)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, run the command, map errors to exit codes."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except SlabridgeError as error:
+        for line in str(error).splitlines() or [type(error).__name__]:
+            print(f"slabridge: error: {line}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("slabridge: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the top level turns bugs into an exit code
+        print("slabridge: internal error (a bug; please report it with this trace):",
+              file=sys.stderr)
+        traceback.print_exc()
+        return EXIT_BUG
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
+
+

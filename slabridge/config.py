@@ -1,0 +1,283 @@
+"""The loaded configuration: tiers with their calendars, customers, rules and SLA policy."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from slabridge.calendars import DatedClosure, DaysOffProvider, read_ical_closures
+from slabridge.config_source import Source, read_config
+from slabridge.domain.calendar import BusinessCalendar, to_epoch_us
+from slabridge.domain.classify import Match, Rule
+from slabridge.domain.contracts import (
+    BillingTerms,
+    ClassTerms,
+    Contract,
+    Customer,
+    PriceIncreaseTerms,
+    Tier,
+)
+from slabridge.domain.durations import ServiceDuration
+from slabridge.domain.model import HANDLING_TEXT
+from slabridge.domain.sla import SlaPolicy
+from slabridge.errors import ConfigError, UsageError
+from slabridge.settings import MatchSettings, Settings, TierSettings, validate
+
+CONFIG_ENV = "SLABRIDGE_CONFIG"
+LOCAL_CONFIG = Path("slabridge.yaml")
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """--config, else $SLABRIDGE_CONFIG, else ./slabridge.yaml, else None (shipped defaults)."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    if LOCAL_CONFIG.exists():
+        return LOCAL_CONFIG
+    return None
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load, merge and validate a config file (None: the shipped contract terms)."""
+    source = read_config(Path(path) if path is not None else None)
+    settings = validate(source)
+    return Config(settings, source)
+
+
+@dataclass(frozen=True, slots=True)
+class TermsRow:
+    """One tier x class cell of the terms table."""
+
+    tier: str
+    incident_class: str
+    target: str | None
+    target_service_time: timedelta | None
+    handling: str
+    handling_text: str
+
+
+def _values(value: str | list[str] | None) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    items = [value] if isinstance(value, str) else value
+    return frozenset(str(v).casefold() for v in items)
+
+
+def _match(settings: MatchSettings) -> Match:
+    return Match(
+        project=_values(settings.project),
+        tracker=_values(settings.tracker),
+        priority=_values(settings.priority),
+        status=_values(settings.status),
+        labels=_values(settings.labels),
+        custom_fields={k: _values(v) for k, v in settings.custom_fields.items()},
+    )
+
+
+class Config:
+    """Validated configuration with the domain objects built from it."""
+
+    def __init__(self, settings: Settings, source: Source) -> None:
+        self.settings = settings
+        self.source = source
+        dated = self._ical_closures()
+        calendars: dict[tuple[str, bool], BusinessCalendar] = {}
+        self.tiers: dict[str, Tier] = {}
+        for name, tier in settings.tiers.items():
+            key = (tier.calendar, tier.observe_closures)
+            if key not in calendars:
+                calendars[key] = self._calendar(tier, dated)
+            self.tiers[name] = self._tier(name, tier, calendars[key])
+        self.customers = {
+            key: Customer(
+                key,
+                customer.name or key,
+                tuple(
+                    Contract(
+                        tier=c.tier,
+                        start=c.from_,
+                        end=c.to,
+                        included_hours=c.included_hours,
+                        hourly_rate=c.hourly_rate,
+                        extra_hourly_rate=c.extra_hourly_rate,
+                        monthly_fee=c.monthly_fee,
+                        emergency_tickets=c.emergency_tickets,
+                        reachability_24x7=c.reachability_24x7,
+                    )
+                    for c in customer.contracts
+                ),
+            )
+            for key, customer in settings.customers.items()
+        }
+        rules = settings.classification
+        self.customer_rules = tuple(
+            Rule(_match(r.match), r.customer, r.name or f"classification.customers[{i}]")
+            for i, r in enumerate(rules.customers)
+        )
+        self.class_rules = tuple(
+            Rule(_match(r.match), r.class_, r.name or f"classification.classes[{i}]")
+            for i, r in enumerate(rules.classes)
+        )
+        sla = settings.sla
+        self.policy = SlaPolicy(
+            at_risk_fraction=sla.at_risk,
+            pause_statuses=frozenset(s.casefold() for s in sla.pause_statuses),
+            accept_on_status_change=sla.acceptance.status_change,
+            accept_statuses=frozenset(s.casefold() for s in sla.acceptance.statuses),
+            accept_on_public_note=sla.acceptance.public_note,
+        )
+        # Precomputed so response_due is one dict lookup plus the calendar arithmetic.
+        self._targets: dict[tuple[str, str], tuple[BusinessCalendar, int | None]] = {}
+        for name, tier_obj in self.tiers.items():
+            for class_name in tier_obj.classes:
+                target = tier_obj.response_target(class_name)
+                micros = None if target is None else target // timedelta(microseconds=1)
+                self._targets[(name, class_name)] = (tier_obj.calendar, micros)
+
+    def _ical_closures(self) -> list[DatedClosure]:
+        dated: list[DatedClosure] = []
+        base = Path(self.source.files[-1]).parent if self.source.files else Path()
+        for index, name in enumerate(self.settings.ical_closures):
+            path = Path(name) if Path(name).is_absolute() else base / name
+            try:
+                dated += read_ical_closures(path)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    [self.source.problem(f"cannot read iCalendar file: {exc}",
+                                         ("ical_closures", index))]
+                ) from None
+        return dated
+
+    def _calendar(self, tier: TierSettings, dated: list[DatedClosure]) -> BusinessCalendar:
+        calendar = self.settings.calendars[tier.calendar]
+        provider = DaysOffProvider(
+            calendar.holidays,
+            self.settings.closures if tier.observe_closures else (),
+            dated if tier.observe_closures else (),
+        )
+        service_day = None
+        if calendar.service_day is not None:
+            service_day = ServiceDuration.parse(calendar.service_day).length(timedelta(days=1))
+        try:
+            return BusinessCalendar(calendar.timezone, calendar.weekly(), provider, service_day)
+        except ValueError as exc:
+            raise ConfigError(
+                [self.source.problem(str(exc), ("calendars", tier.calendar))]
+            ) from None
+
+    def _tier(self, name: str, tier: TierSettings, calendar: BusinessCalendar) -> Tier:
+        billing = tier.billing
+        increase = billing.price_increase
+        return Tier(
+            name=name,
+            label=tier.label or name,
+            calendar=calendar,
+            observes_closures=tier.observe_closures,
+            maintenance_included=tier.maintenance_included,
+            intake=tier.intake,
+            classes={
+                class_name: ClassTerms(
+                    None if terms.response is None else ServiceDuration.parse(terms.response),
+                    terms.handling,
+                )
+                for class_name, terms in tier.classes.items()
+            },
+            billing=BillingTerms(
+                model=billing.model,
+                included_hours=billing.included_hours,
+                extra_hours=billing.extra_hours,
+                critical_current_sprint_surcharge=billing.critical_current_sprint_surcharge,
+                credit_cap_months=billing.credit_cap_months,
+                fee_due=billing.fee_due,
+                extra_work_due=billing.extra_work_due,
+                fee_adjustment=billing.fee_adjustment,
+                price_increase=None if increase is None else PriceIncreaseTerms(
+                    increase.max_increase,
+                    increase.lookback_months,
+                    increase.notice_months,
+                    increase.customer_cancel_notice_months,
+                ),
+                travel_and_expenses=billing.travel_and_expenses,
+            ),
+        )
+
+    # --- lookups -----------------------------------------------------------------------
+
+    def tier(self, name: str) -> Tier:
+        """The tier called `name`; a UsageError lists the known ones."""
+        try:
+            return self.tiers[name]
+        except KeyError:
+            raise UsageError(f"unknown tier {name!r}: one of {', '.join(self.tiers)}") from None
+
+    def check_class(self, incident_class: str) -> str:
+        """`incident_class` if configured; a UsageError lists the known ones."""
+        if incident_class not in self.settings.classes:
+            raise UsageError(
+                f"unknown incident class {incident_class!r}: "
+                f"one of {', '.join(self.settings.classes)}"
+            )
+        return incident_class
+
+    def customer(self, key: str) -> Customer:
+        """The customer called `key`; a UsageError lists the known ones."""
+        try:
+            return self.customers[key]
+        except KeyError:
+            known = ", ".join(self.customers) or "none configured"
+            raise UsageError(f"unknown customer {key!r}: {known}") from None
+
+    def tier_for(self, customer: str | None, day: date) -> Tier:
+        """The tier in force for a customer on `day`; without a contract, the default tier."""
+        if customer is not None:
+            contract = self.customer(customer).contract_at(day)
+            if contract is not None:
+                return self.tiers[contract.tier]
+        return self.tiers[self.settings.default_tier]
+
+    def response_due(
+        self, tier: str, incident_class: str, received: datetime
+    ) -> datetime | None:
+        """When a response is due for a ticket of `incident_class` received on `tier`."""
+        try:
+            calendar, target = self._targets[(tier, incident_class)]
+        except KeyError:
+            self.tier(tier)
+            self.check_class(incident_class)
+            raise
+        if target is None:
+            return None
+        return calendar.from_epoch_us(calendar.add_us(to_epoch_us(received), target))
+
+    def terms(self) -> list[TermsRow]:
+        """The tier x class table of targets and handling in effect."""
+        rows = []
+        for name, tier in self.tiers.items():
+            for class_name in self.settings.classes:
+                terms = tier.classes[class_name]
+                rows.append(TermsRow(
+                    name,
+                    class_name,
+                    None if terms.response is None else str(terms.response),
+                    tier.response_target(class_name),
+                    terms.handling.value,
+                    HANDLING_TEXT[terms.handling],
+                ))
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for `slabridge check`."""
+        return {
+            "files": list(self.source.files),
+            "calendars": len(self.settings.calendars),
+            "tiers": list(self.tiers),
+            "classes": list(self.settings.classes),
+            "customers": len(self.customers),
+            "customer_rules": len(self.customer_rules),
+            "class_rules": len(self.class_rules),
+            "closures": [c.name for c in self.settings.closures],
+        }

@@ -1,0 +1,1 @@
+"""The pure core: contract terms, business time, classification and SLA evaluation (stdlib only)."""

@@ -1,0 +1,100 @@
+"""Tiers, their per-class targets and billing terms, and customers' dated contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from slabridge.domain.calendar import BusinessCalendar
+from slabridge.domain.durations import ServiceDuration
+from slabridge.domain.model import Handling
+
+
+@dataclass(frozen=True, slots=True)
+class ClassTerms:
+    """What a tier promises for one incident class."""
+
+    response: ServiceDuration | None
+    handling: Handling
+
+
+@dataclass(frozen=True, slots=True)
+class PriceIncreaseTerms:
+    """Limits on raising a flat fee (contract-terms.md section 4, "price increase")."""
+
+    max_increase: Decimal
+    lookback_months: int
+    notice_months: int
+    customer_cancel_notice_months: int
+
+
+@dataclass(frozen=True, slots=True)
+class BillingTerms:
+    """How a tier is billed (contract-terms.md section 4)."""
+
+    model: str
+    included_hours: bool
+    extra_hours: str
+    critical_current_sprint_surcharge: Decimal
+    credit_cap_months: int
+    fee_due: str
+    extra_work_due: str
+    fee_adjustment: str
+    price_increase: PriceIncreaseTerms | None
+    travel_and_expenses: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A service level: its service calendar, per-class terms and billing."""
+
+    name: str
+    label: str
+    calendar: BusinessCalendar
+    observes_closures: bool
+    maintenance_included: bool
+    intake: tuple[str, ...]
+    classes: Mapping[str, ClassTerms]
+    billing: BillingTerms
+
+    def response_target(self, incident_class: str) -> timedelta | None:
+        """The response time for `incident_class` in service time, or None if none is promised."""
+        terms = self.classes[incident_class]
+        if terms.response is None:
+            return None
+        return terms.response.length(timedelta(microseconds=self.calendar.service_day_us))
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """A customer's terms from `start` (inclusive) until `end` (inclusive) or open-ended."""
+
+    tier: str
+    start: date
+    end: date | None = None
+    included_hours: Decimal = Decimal(0)
+    hourly_rate: Decimal | None = None
+    extra_hourly_rate: Decimal | None = None
+    monthly_fee: Decimal | None = None
+    emergency_tickets: int = 0
+    reachability_24x7: bool = False
+
+    def covers(self, day: date) -> bool:
+        """Whether the contract is in force on `day`."""
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer with its contracts over time."""
+
+    key: str
+    name: str
+    contracts: tuple[Contract, ...]
+
+    def contract_at(self, day: date) -> Contract | None:
+        """The contract in force on `day`; the latest-starting one wins where they overlap."""
+        matching = [c for c in self.contracts if c.covers(day)]
+        return max(matching, key=lambda c: c.start) if matching else None

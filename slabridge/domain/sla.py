@@ -1,0 +1,179 @@
+"""SLA evaluation: response due time, acceptance, pauses, reclassification and status at `now`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from slabridge.domain.calendar import BusinessCalendar
+from slabridge.domain.contracts import Tier
+from slabridge.domain.model import SlaStatus, TicketHistory
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    """What stops and pauses the clock, and when a running ticket counts as at risk."""
+
+    at_risk_fraction: float = 0.75
+    pause_statuses: frozenset[str] = frozenset()
+    accept_on_status_change: bool = True
+    accept_statuses: frozenset[str] = frozenset()
+    """If set, only a change into one of these statuses accepts; else any change away."""
+    accept_on_public_note: bool = True
+    ignored_authors: frozenset[str] = frozenset()
+    """Authors whose notes never accept a ticket (slabridge's own service account)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reclassification:
+    """A class change and how it moved the target (recomputed from the original receipt)."""
+
+    at: datetime
+    old: str
+    new: str
+    old_target: timedelta | None
+    new_target: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A period the clock stood still because the ticket waited for the customer."""
+
+    start: datetime
+    end: datetime
+    ongoing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Everything known about a ticket's response SLA at one instant."""
+
+    incident_class: str
+    target: timedelta | None
+    due: datetime | None
+    status: SlaStatus
+    accepted_at: datetime | None
+    acceptance: str | None
+    used: timedelta
+    remaining: timedelta | None
+    pauses: tuple[Pause, ...]
+    reclassifications: tuple[Reclassification, ...]
+
+    @property
+    def used_fraction(self) -> float | None:
+        """Share of the target consumed (None where there is no target)."""
+        if not self.target:
+            return None
+        return self.used / self.target
+
+
+def response_due(calendar: BusinessCalendar, received: datetime, target: timedelta) -> datetime:
+    """When a response is due for a ticket received at `received`, without pauses."""
+    return calendar.add(received, target)
+
+
+def find_acceptance(history: TicketHistory, policy: SlaPolicy) -> tuple[datetime, str] | None:
+    """The first event that accepts the ticket, and a description of it."""
+    candidates: list[tuple[datetime, str]] = []
+    initial = history.initial_status.casefold()
+    if policy.accept_on_status_change:
+        for change in sorted(history.status_changes, key=lambda c: c.at):
+            new = change.new.casefold()
+            wanted = new in policy.accept_statuses if policy.accept_statuses else new != initial
+            if wanted:
+                candidates.append((change.at, f"status changed to {change.new}"))
+                break
+    if policy.accept_on_public_note:
+        for note in sorted(history.notes, key=lambda n: n.at):
+            if (
+                note.public
+                and note.author != history.reporter
+                and note.author not in policy.ignored_authors
+            ):
+                candidates.append((note.at, f"public note by {note.author}"))
+                break
+    return min(candidates, key=lambda c: c[0]) if candidates else None
+
+
+def find_pauses(history: TicketHistory, policy: SlaPolicy, until: datetime) -> tuple[Pause, ...]:
+    """Periods before `until` in which the ticket sat in a waiting-for-customer status."""
+    if not policy.pause_statuses:
+        return ()
+    pauses: list[Pause] = []
+    status, since = history.initial_status, history.received
+    for change in sorted(history.status_changes, key=lambda c: c.at):
+        if change.at > until:
+            break
+        if status.casefold() in policy.pause_statuses and change.at > since:
+            pauses.append(Pause(since, change.at, ongoing=False))
+        status, since = change.new, max(change.at, history.received)
+    if status.casefold() in policy.pause_statuses and until > since:
+        pauses.append(Pause(since, until, ongoing=True))
+    return tuple(pauses)
+
+
+def _due_with_pauses(
+    calendar: BusinessCalendar, received: datetime, target: timedelta, pauses: Sequence[Pause]
+) -> datetime:
+    cursor, remaining = received, target
+    for pause in pauses:
+        if pause.start >= calendar.add(cursor, remaining):
+            break
+        remaining -= calendar.between(cursor, pause.start)
+        cursor = max(cursor, pause.end)
+    return calendar.add(cursor, remaining)
+
+
+def evaluate(
+    history: TicketHistory,
+    initial_class: str,
+    tier: Tier,
+    policy: SlaPolicy,
+    now: datetime,
+) -> Evaluation:
+    """Evaluate a ticket against the tier in force at its receipt, as of `now`."""
+    calendar = tier.calendar
+    received = history.received
+    reclassifications: list[Reclassification] = []
+    current = initial_class
+    for change in sorted(history.class_changes, key=lambda c: c.at):
+        if change.new != current:
+            reclassifications.append(
+                Reclassification(
+                    change.at,
+                    current,
+                    change.new,
+                    tier.response_target(current),
+                    tier.response_target(change.new),
+                )
+            )
+            current = change.new
+    target = tier.response_target(current)
+    accepted = find_acceptance(history, policy)
+    accepted_at, acceptance = accepted if accepted else (None, None)
+    stop = min(now, accepted_at) if accepted_at else now
+    stop = max(stop, received)
+    pauses = find_pauses(history, policy, stop)
+    paused_time = sum((calendar.between(p.start, p.end) for p in pauses), timedelta())
+    used = calendar.between(received, stop) - paused_time
+    if target is None:
+        return Evaluation(
+            current, None, None, SlaStatus.NO_TARGET, accepted_at, acceptance, used, None,
+            pauses, tuple(reclassifications),
+        )
+    due = _due_with_pauses(calendar, received, target, pauses)
+    if accepted_at is not None:
+        status = SlaStatus.MET if accepted_at <= due else SlaStatus.BREACHED
+    elif now > due:
+        status = SlaStatus.BREACHED
+    elif pauses and pauses[-1].ongoing:
+        status = SlaStatus.PAUSED
+    elif used >= target * policy.at_risk_fraction:
+        status = SlaStatus.AT_RISK
+    else:
+        status = SlaStatus.RUNNING
+    return Evaluation(
+        current, target, due, status, accepted_at, acceptance, used, target - used,
+        pauses, tuple(reclassifications),
+    )

@@ -1,0 +1,71 @@
+"""slabridge's own error tree; every expected failure is one of these.
+
+    SlabridgeError              expected failure: one line for the user, exit 1
+    ├── UsageError              bad command-line input: exit 2
+    ├── ConfigError             bad configuration (carries file, line, dotted path): exit 2
+    └── TrackerError            the tracker failed us
+        ├── TrackerAuthError    credentials rejected: stop the run
+        ├── TrackerUnavailable  5xx, timeouts, connection errors: retry later
+        └── IssueError          one issue cannot be read or written (403, 404, 422)
+
+Anything else reaching the top is a bug: it gets a traceback in the log and exit 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SlabridgeError(Exception):
+    """An expected failure with a message meant for the user."""
+
+    exit_code = 1
+
+
+class UsageError(SlabridgeError):
+    """The command line asked for something impossible."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One mistake in the configuration and where it is."""
+
+    message: str
+    path: str = ""
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+        at = f" at {self.path}" if self.path else ""
+        return f"{where}:{at}: {self.message}" if at else f"{where}: {self.message}"
+
+
+class ConfigError(SlabridgeError):
+    """The configuration is invalid; lists every problem found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class TrackerError(SlabridgeError):
+    """The tracker answered with an error or not at all."""
+
+
+class TrackerAuthError(TrackerError):
+    """The tracker rejected our credentials."""
+
+
+class TrackerUnavailable(TrackerError):
+    """The tracker is down, slow or overloaded; worth retrying later."""
+
+
+class IssueError(TrackerError):
+    """One issue cannot be read or written; the others go on."""

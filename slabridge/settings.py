@@ -1,0 +1,486 @@
+"""The configuration schema: YAML data to validated, frozen settings, and its JSON Schema."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+import holidays
+from pydantic import (
+    AfterValidator,
+    model_validator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+from slabridge.config_source import PathKey, Source
+from slabridge.domain.calendar import WEEKDAYS, Window
+from slabridge.domain.durations import ServiceDuration
+from slabridge.domain.model import Handling
+from slabridge.errors import ConfigError, ConfigProblem
+
+_WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors and settings never change after loading."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- value types -------------------------------------------------------------------------
+
+
+def _duration(text: Any) -> str:
+    if isinstance(text, int | float):
+        raise ValueError(f"{text!r} has no unit: write e.g. {text}h or {text}d")
+    ServiceDuration.parse(str(text))
+    return str(text).strip()
+
+
+def _window(text: str) -> str:
+    match = _WINDOW.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a window: write HH:MM-HH:MM, e.g. 09:00-16:00")
+    start_h, start_m, end_h, end_m = (int(g) for g in match.groups())
+    if start_h > 23 or end_h > 24 or start_m > 59 or end_m > 59 or (end_h == 24 and end_m):
+        raise ValueError(f"{text!r} is not a time of day")
+    start, end = start_h * 60 + start_m, end_h * 60 + end_m
+    if end <= start:
+        raise ValueError(f"window {text!r} ends before it starts")
+    return text.strip()
+
+
+def parse_window(text: str) -> Window:
+    """A validated window string as a domain Window."""
+    match = _WINDOW.match(text)
+    assert match is not None  # noqa: S101 - validated by _window at load
+    start_h, start_m, end_h, end_m = (int(g) for g in match.groups())
+    return Window(start_h * 60 + start_m, end_h * 60 + end_m)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _timezone(name: str) -> str:
+    if name not in _zones():
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Vienna)")
+    ZoneInfo(name)
+    return name
+
+
+def _month_day(text: Any) -> str:
+    match = _MONTH_DAY.match(str(text))
+    if match is None:
+        raise ValueError(f"{text!r} is not a month and day: write MM-DD in quotes, e.g. '12-24'")
+    date(2000, int(match.group(1)), int(match.group(2)))  # 2000 is a leap year: 02-29 is fine
+    return str(text)
+
+
+def _fraction(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100
+    return value
+
+
+def _weekday_keys(key: str) -> list[int]:
+    parts = key.lower().split("-")
+    if not all(p in WEEKDAYS for p in parts) or len(parts) > 2:  # noqa: PLR2004
+        raise ValueError(f"{key!r} is not a weekday or range: use mon..sun or e.g. mon-fri")
+    first, last = WEEKDAYS.index(parts[0]), WEEKDAYS.index(parts[-1])
+    if last < first:
+        raise ValueError(f"weekday range {key!r} runs backwards")
+    return list(range(first, last + 1))
+
+
+DurationText = Annotated[str, BeforeValidator(_duration)]
+WindowText = Annotated[str, AfterValidator(_window)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+MonthDay = Annotated[str, BeforeValidator(_month_day)]
+Share = Annotated[float, BeforeValidator(_fraction), Field(gt=0, lt=1)]
+Money = Annotated[Decimal, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+# --- calendars ---------------------------------------------------------------------------
+
+
+class HolidaySettings(Strict):
+    """Public holidays from the `holidays` package."""
+
+    country: str | None = "AT"
+    subdivision: str | None = None
+    categories: tuple[str, ...] = ("public",)
+
+    @model_validator(mode="after")
+    def _check(self) -> Any:
+        """Check the country, subdivision and categories against the holidays package."""
+        if self.country is None:
+            return self
+        supported = holidays.list_supported_countries()
+        if self.country not in supported:
+            raise ValueError(f"unknown holiday country {self.country!r} (ISO code, e.g. AT, DE)")
+        if self.subdivision is not None and self.subdivision not in supported[self.country]:
+            raise ValueError(
+                f"unknown subdivision {self.subdivision!r} of {self.country}: "
+                f"one of {', '.join(supported[self.country])}"
+            )
+        known = holidays.country_holidays(self.country).supported_categories
+        for category in self.categories:
+            if category not in known:
+                raise ValueError(f"unknown holiday category {category!r}: one of {sorted(known)}")
+        return self
+
+
+class CalendarSettings(Strict):
+    """A service calendar: time zone, weekly windows, holidays."""
+
+    description: str = ""
+    timezone: TimeZoneName = "Europe/Vienna"
+    windows: dict[str, tuple[WindowText, ...]]
+    holidays: HolidaySettings = HolidaySettings()
+    service_day: DurationText | None = Field(
+        default=None, description="length of one service day, if days differ in length"
+    )
+
+    def weekly(self) -> dict[int, list[Window]]:
+        """Windows per weekday number (Mon=0); keys like mon-fri expanded."""
+        result: dict[int, list[Window]] = {}
+        for key, texts in self.windows.items():
+            for day in _weekday_keys(key):
+                result.setdefault(day, []).extend(parse_window(t) for t in texts)
+        return result
+
+    @model_validator(mode="after")
+    def _check(self) -> Any:
+        """Reject bad weekday keys, overlapping windows and empty calendars."""
+        weekly = self.weekly()
+        for day, windows in weekly.items():
+            ordered = sorted(windows, key=lambda w: w.start_minute)
+            for before, after in zip(ordered, ordered[1:], strict=False):
+                if after.start_minute < before.end_minute:
+                    raise ValueError(f"{WEEKDAYS[day]}: windows {before} and {after} overlap")
+        if not any(weekly.values()):
+            raise ValueError("a calendar needs at least one service window")
+        return self
+
+
+class YearlyRange(Strict):
+    """Every year from one month-day to another, both inclusive (may cross New Year)."""
+
+    from_: MonthDay = Field(alias="from")
+    to: MonthDay
+
+
+class EasterRange(Strict):
+    """Days relative to Easter Sunday, both inclusive (-6 is the Monday of Holy Week)."""
+
+    from_: int = Field(alias="from", ge=-60, le=60)
+    to: int = Field(ge=-60, le=60)
+
+
+class DatedRange(Strict):
+    """A one-off range of dates, both inclusive."""
+
+    from_: date = Field(alias="from")
+    to: date
+
+
+class ClosureSettings(Strict):
+    """An announced company closure: exactly one of yearly, easter or dated."""
+
+    name: Name
+    yearly: YearlyRange | None = None
+    easter: EasterRange | None = None
+    dated: DatedRange | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Any:
+        """Exactly one kind of range, running forwards."""
+        kinds = [k for k in (self.yearly, self.easter, self.dated) if k is not None]
+        if len(kinds) != 1:
+            raise ValueError("a closure needs exactly one of: yearly, easter, dated")
+        if self.easter is not None and self.easter.to < self.easter.from_:
+            raise ValueError("easter closure ends before it starts")
+        if self.dated is not None and self.dated.to < self.dated.from_:
+            raise ValueError("dated closure ends before it starts")
+        return self
+
+
+# --- classes and tiers -------------------------------------------------------------------
+
+
+class IncidentClassSettings(Strict):
+    """An incident class as the contract sheet defines it."""
+
+    label: str = ""
+    definition: str = ""
+    examples: tuple[str, ...] = ()
+
+
+class ClassTermsSettings(Strict):
+    """A tier's promise for one class."""
+
+    response: DurationText | None
+    handling: Handling
+
+
+class PriceIncreaseSettings(Strict):
+    """Limits on raising a flat fee."""
+
+    max_increase: Annotated[Decimal, Field(ge=0)]
+    lookback_months: int = Field(ge=1)
+    notice_months: int = Field(ge=0)
+    customer_cancel_notice_months: int = Field(ge=0)
+
+
+class BillingSettings(Strict):
+    """How a tier is billed."""
+
+    model: Literal["hourly", "monthly_flat", "premium_flat"]
+    included_hours: bool
+    extra_hours: Literal["none", "fixed_rate"]
+    critical_current_sprint_surcharge: Annotated[Decimal, Field(ge=0, le=10)]
+    credit_cap_months: int = Field(ge=0, le=24)
+    fee_due: Literal["none", "last_working_day_of_previous_month", "start_of_month"]
+    extra_work_due: Literal["none", "last_working_day_of_month"]
+    fee_adjustment: Literal["none", "last_month_of_quarter"]
+    price_increase: PriceIncreaseSettings | None
+    travel_and_expenses: Literal["billed_separately", "included"]
+
+
+class TierSettings(Strict):
+    """A service level."""
+
+    label: str = ""
+    calendar: Name
+    observe_closures: bool = False
+    maintenance_included: bool = False
+    intake: tuple[Literal["ticket", "phone", "email"], ...] = ("ticket",)
+    classes: dict[str, ClassTermsSettings]
+    billing: BillingSettings
+
+
+# --- customers and rules -----------------------------------------------------------------
+
+
+class ContractSettings(Strict):
+    """A customer's contract from a date on."""
+
+    tier: Name
+    from_: date = Field(alias="from")
+    to: date | None = None
+    included_hours: Money = Decimal(0)
+    hourly_rate: Money | None = None
+    extra_hourly_rate: Money | None = None
+    monthly_fee: Money | None = None
+    emergency_tickets: int = Field(default=0, ge=0)
+    reachability_24x7: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Any:
+        """A contract ends after it starts."""
+        if self.to is not None and self.to < self.from_:
+            raise ValueError("contract ends before it starts")
+        return self
+
+
+class CustomerSettings(Strict):
+    """A customer and its contracts over time."""
+
+    name: str = ""
+    contracts: tuple[ContractSettings, ...] = Field(min_length=1)
+
+
+StrOrList = str | list[str]
+
+
+class MatchSettings(Strict):
+    """Conditions on tracker fields; all must hold; a list means any of its values."""
+
+    project: StrOrList | None = None
+    tracker: StrOrList | None = None
+    priority: StrOrList | None = None
+    status: StrOrList | None = None
+    labels: StrOrList | None = None
+    custom_fields: dict[str, StrOrList] = {}
+
+
+class CustomerRuleSettings(Strict):
+    """If the match holds, the ticket belongs to `customer`."""
+
+    name: str = ""
+    match: MatchSettings
+    customer: Name
+
+
+class ClassRuleSettings(Strict):
+    """If the match holds, the ticket has incident class `class`."""
+
+    name: str = ""
+    match: MatchSettings
+    class_: Name = Field(alias="class")
+
+
+class ClassificationSettings(Strict):
+    """Ordered rules; the first match wins."""
+
+    customers: tuple[CustomerRuleSettings, ...] = ()
+    classes: tuple[ClassRuleSettings, ...] = ()
+
+
+class AcceptanceSettings(Strict):
+    """What counts as accepting (answering) a ticket."""
+
+    status_change: bool = True
+    statuses: tuple[str, ...] = ()
+    public_note: bool = True
+
+
+class SlaSettings(Strict):
+    """Clock rules shared by all tiers."""
+
+    at_risk: Share = 0.75
+    pause_statuses: tuple[str, ...] = ()
+    acceptance: AcceptanceSettings = AcceptanceSettings()
+
+
+class TrackerSettings(Strict):
+    """A tracker connection; secrets only as ${ENV_VAR} references."""
+
+    kind: Literal["redmine", "jira"]
+    url: str
+    api_key: str | None = None
+    projects: tuple[str, ...] = ()
+    verify_tls: bool = True
+
+
+class Settings(Strict):
+    """The whole configuration file."""
+
+    calendars: dict[str, CalendarSettings]
+    closures: tuple[ClosureSettings, ...] = ()
+    ical_closures: tuple[str, ...] = ()
+    classes: dict[str, IncidentClassSettings]
+    tiers: dict[str, TierSettings]
+    default_tier: str = "standard"
+    sla: SlaSettings = SlaSettings()
+    customers: dict[str, CustomerSettings] = {}
+    classification: ClassificationSettings = ClassificationSettings()
+    tracker: TrackerSettings | None = None
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a config file, for editors (include is allowed at the top)."""
+    schema = Settings.model_json_schema(by_alias=True)
+    schema["properties"]["include"] = {
+        "description": "files (relative to this one) or builtin names merged before this file",
+        "type": "array",
+        "items": {"type": "string"},
+    }
+    # Included files usually provide these; the merged result is what is checked.
+    schema["required"] = [
+        key for key in schema.get("required", []) if key not in ("calendars", "classes", "tiers")
+    ]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "slabridge configuration"
+    return schema
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _problems_from(error: ValidationError, source: Source) -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors():
+        path: PathKey = tuple(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = f"unknown key {path[-1]!r}"
+        elif item["type"] == "missing":
+            message = "required key missing"
+        problems.append(source.problem(message, path))
+    return problems
+
+
+def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for tier_name, tier in settings.tiers.items():
+        if tier.calendar not in settings.calendars:
+            problems.append(source.problem(
+                f"unknown calendar {tier.calendar!r}: one of {sorted(settings.calendars)}",
+                ("tiers", tier_name, "calendar"),
+            ))
+        for class_name in settings.classes:
+            if class_name not in tier.classes:
+                problems.append(source.problem(
+                    f"no terms for incident class {class_name!r}", ("tiers", tier_name, "classes")
+                ))
+        for class_name in tier.classes:
+            if class_name not in settings.classes:
+                problems.append(source.problem(
+                    f"unknown incident class {class_name!r}: one of {sorted(settings.classes)}",
+                    ("tiers", tier_name, "classes", class_name),
+                ))
+    if settings.default_tier not in settings.tiers:
+        problems.append(source.problem(
+            f"unknown tier {settings.default_tier!r}: one of {sorted(settings.tiers)}",
+            ("default_tier",),
+        ))
+    for key, customer in settings.customers.items():
+        for index, contract in enumerate(customer.contracts):
+            if contract.tier not in settings.tiers:
+                problems.append(source.problem(
+                    f"unknown tier {contract.tier!r}: one of {sorted(settings.tiers)}",
+                    ("customers", key, "contracts", index, "tier"),
+                ))
+    for index, customer_rule in enumerate(settings.classification.customers):
+        if customer_rule.customer not in settings.customers:
+            problems.append(source.problem(
+                f"unknown customer {customer_rule.customer!r}: one of {sorted(settings.customers)}",
+                ("classification", "customers", index, "customer"),
+            ))
+    for index, class_rule in enumerate(settings.classification.classes):
+        if class_rule.class_ not in settings.classes:
+            problems.append(source.problem(
+                f"unknown incident class {class_rule.class_!r}: one of {sorted(settings.classes)}",
+                ("classification", "classes", index, "class"),
+            ))
+    if settings.tracker is not None:
+        for field_name in ("url", "api_key"):
+            value = getattr(settings.tracker, field_name)
+            if field_name == "api_key" and value and not _ENV_REF.fullmatch(value.strip()):
+                problems.append(source.problem(
+                    "secrets must not be written into the file: use ${ENV_VAR}",
+                    ("tracker", field_name),
+                ))
+    return problems
+
+
+def validate(source: Source) -> Settings:
+    """Validate merged raw data; every problem is reported with file, line and path."""
+    try:
+        settings = Settings.model_validate(source.data)
+    except ValidationError as error:
+        raise ConfigError(_problems_from(error, source)) from None
+    problems = _cross_check(settings, source)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def env_reference(value: str) -> str | None:
+    """The variable name if `value` is exactly a ${VAR} reference."""
+    match = _ENV_REF.fullmatch(value.strip())
+    return match.group(1) if match else None
