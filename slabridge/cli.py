@@ -1,4 +1,4 @@
-"""Command line: subcommands, output formats and exit codes (0 ok, 1 failure, 2 bad input, 3 bug)."""
+"""Command line: subcommands, output formats, exit codes (0 ok, 1 failure, 2 bad input, 3 bug)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from slabridge import __version__
 from slabridge.config import Config, find_config_path, load_config
@@ -41,7 +40,8 @@ def format_service_time(value: timedelta | None) -> str:
         return "-"
     sign = "-" if value < timedelta(0) else ""
     minutes = int(abs(value) // timedelta(minutes=1))
-    return f"{sign}{minutes // 60}h{minutes % 60:02d}m" if minutes % 60 else f"{sign}{minutes // 60}h"
+    hours, rest = divmod(minutes, 60)
+    return f"{sign}{hours}h{rest:02d}m" if rest else f"{sign}{hours}h"
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -200,7 +200,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("slabridge: interrupted", file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - the top level turns bugs into an exit code
+    except Exception:
         print("slabridge: internal error (a bug; please report it with this trace):",
               file=sys.stderr)
         traceback.print_exc()

@@ -17,6 +17,10 @@ MAX_INCLUDE_DEPTH = 10
 
 PathKey = tuple[str | int, ...]
 
+# Mappings that replace what they override instead of merging key by key: a calendar's
+# weekly windows are one schedule (merging "mon-thu" into "mon-fri" would overlap).
+REPLACED_WHOLE = frozenset({"windows"})
+
 
 @dataclass
 class Source:
@@ -50,7 +54,8 @@ def dotted(path: PathKey) -> str:
 
 
 def _resolve_include(name: str, relative_to: Path | None) -> Path:
-    if name.startswith(BUILTIN_PREFIX) or "/" not in name and not name.endswith((".yaml", ".yml")):
+    is_file_name = "/" in name or name.endswith((".yaml", ".yml"))
+    if name.startswith(BUILTIN_PREFIX) or not is_file_name:
         return BUILTIN_DIR / f"{name.removeprefix(BUILTIN_PREFIX)}.yaml"
     path = Path(name).expanduser()
     if not path.is_absolute() and relative_to is not None:
@@ -70,7 +75,7 @@ def _compose(path: Path) -> yaml.Node | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(f"cannot read: {exc}", file=str(path))]) from None
     try:
-        return yaml.compose(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.compose(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -127,7 +132,9 @@ def _merge(
 ) -> None:
     for key, value in override.items():
         child = (*path, key)
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and (
+            key not in REPLACED_WHOLE
+        ):
             _merge(base[key], value, child, locations, new_locations)
             locations[child] = new_locations.get(child, locations.get(child, ("", 0)))
         else:

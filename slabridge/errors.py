@@ -5,7 +5,7 @@
     ├── ConfigError             bad configuration (carries file, line, dotted path): exit 2
     └── TrackerError            the tracker failed us
         ├── TrackerAuthError    credentials rejected: stop the run
-        ├── TrackerUnavailable  5xx, timeouts, connection errors: retry later
+        ├── TrackerUnavailableError  5xx, timeouts, connection errors: retry later
         └── IssueError          one issue cannot be read or written (403, 404, 422)
 
 Anything else reaching the top is a bug: it gets a traceback in the log and exit 3.
@@ -63,7 +63,7 @@ class TrackerAuthError(TrackerError):
     """The tracker rejected our credentials."""
 
 
-class TrackerUnavailable(TrackerError):
+class TrackerUnavailableError(TrackerError):
     """The tracker is down, slow or overloaded; worth retrying later."""
 
 

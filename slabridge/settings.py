@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from decimal import Decimal
@@ -12,12 +13,12 @@ from zoneinfo import ZoneInfo, available_timezones
 import holidays
 from pydantic import (
     AfterValidator,
-    model_validator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 from slabridge.config_source import PathKey, Source
@@ -42,7 +43,8 @@ class Strict(BaseModel):
 
 def _duration(text: Any) -> str:
     if isinstance(text, int | float):
-        raise ValueError(f"{text!r} has no unit: write e.g. {text}h or {text}d")
+        # pydantic turns ValueError (not TypeError) into a located validation message.
+        raise ValueError(f"{text!r} has no unit: write e.g. {text}h or {text}d")  # noqa: TRY004
     ServiceDuration.parse(str(text))
     return str(text).strip()
 
@@ -96,7 +98,7 @@ def _fraction(value: Any) -> Any:
 
 def _weekday_keys(key: str) -> list[int]:
     parts = key.lower().split("-")
-    if not all(p in WEEKDAYS for p in parts) or len(parts) > 2:  # noqa: PLR2004
+    if not all(p in WEEKDAYS for p in parts) or len(parts) > 2:
         raise ValueError(f"{key!r} is not a weekday or range: use mon..sun or e.g. mon-fri")
     first, last = WEEKDAYS.index(parts[0]), WEEKDAYS.index(parts[-1])
     if last < first:
@@ -168,7 +170,7 @@ class CalendarSettings(Strict):
         weekly = self.weekly()
         for day, windows in weekly.items():
             ordered = sorted(windows, key=lambda w: w.start_minute)
-            for before, after in zip(ordered, ordered[1:], strict=False):
+            for before, after in itertools.pairwise(ordered):
                 if after.start_minute < before.end_minute:
                     raise ValueError(f"{WEEKDAYS[day]}: windows {before} and {after} overlap")
         if not any(weekly.values()):
@@ -300,7 +302,7 @@ class CustomerSettings(Strict):
     """A customer and its contracts over time."""
 
     name: str = ""
-    contracts: tuple[ContractSettings, ...] = Field(min_length=1)
+    contracts: tuple[ContractSettings, ...] = ()
 
 
 StrOrList = str | list[str]
@@ -439,6 +441,10 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
             ("default_tier",),
         ))
     for key, customer in settings.customers.items():
+        if not customer.contracts:
+            problems.append(source.problem(
+                "a customer needs at least one contract", ("customers", key, "contracts")
+            ))
         for index, contract in enumerate(customer.contracts):
             if contract.tier not in settings.tiers:
                 problems.append(source.problem(

@@ -7,7 +7,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROJECT=${1:-${PROJECT:-bench}}
 COUNT=${2:-${COUNT:-2000}}
 RM=/usr/share/redmine
-[ -d $RM ] || { echo "Redmine not installed: run start.sh first" >&2; exit 1; }
+# start.sh installs Redmine and repairs the bundle lock that any later ruby package
+# install deletes; without the lock `bundle exec` fails as www-data (EACCES).
+[ -s /var/lib/redmine/Gemfile.lock ] || { echo "Redmine missing or bundle lock gone: run start.sh first" >&2; exit 1; }
 # Same bundler pin as start.sh: the ruby3.1 default bundler cannot see Debian's gems.
 BUNDLER_VERSION=$(dpkg-query -W -f='${Version}' ruby-bundler | sed 's/-.*//')
 

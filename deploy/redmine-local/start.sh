@@ -127,6 +127,9 @@ puma_pid() {
 }
 
 if pid=$(puma_pid); then
+  # puma's process title names its bind, e.g. "puma 5.6.5 (tcp://127.0.0.1:3000) [redmine]".
+  grep -qaF "tcp://127.0.0.1:$PORT)" "/proc/$pid/cmdline" \
+    || die "puma (pid $pid) runs on another port than $PORT: run stop.sh first"
   log "puma already running (pid $pid), reusing it"
 else
   rm -f "$PIDFILE"
@@ -142,38 +145,46 @@ else
      REDMINE_INSTANCE=$INSTANCE BUNDLER_VERSION="$BUNDLER_VERSION" \
      bundle exec puma -e production -b "tcp://127.0.0.1:$PORT" -t 1:1 \
      --pidfile "$PIDFILE" config.ru) >>"$PUMA_LOG" 2>&1 </dev/null 9>&- &
+  LAUNCHER=$!   # runuser; lives as long as puma does
 fi
 
 # With login required "/" answers 302; /login answers 200 once the app is booted.
-for i in $(seq 1 240); do
-  [ "$(http_code "$URL/login")" = 200 ] && break
-  [ "$i" = 240 ] && { tail -30 "$PUMA_LOG" >&2; die "no HTTP 200 from $URL/login after 60 s"; }
-  sleep 0.25
-done
-pid=$(puma_pid) || die "/login answers but no live puma in $PIDFILE (another server on $PORT?)"
+wait_ready() {
+  local i
+  for i in $(seq 1 240); do
+    [ "$(http_code "$URL/login")" = 200 ] && break
+    # A puma that dies in boot (bad Gemfile.lock, port race) should fail fast.
+    if [ -n "${LAUNCHER:-}" ] && ! kill -0 "$LAUNCHER" 2>/dev/null; then
+      tail -30 "$PUMA_LOG" >&2; die "puma exited while booting (log: $PUMA_LOG)"
+    fi
+    [ "$i" = 240 ] && { tail -30 "$PUMA_LOG" >&2; die "no HTTP 200 from $URL/login after 60 s"; }
+    sleep 0.25
+  done
+  pid=$(puma_pid) || die "/login answers but no live puma in $PIDFILE (another server on $PORT?)"
+}
 
 # ---------------------------------------------------------------- settings + fields
-# setup.rb costs one rails boot (~3-5 s). Skip it when the last run had the same
-# inputs (script + knobs) and the live server still shows its results: the key
-# works and every field id/name is there (a re-created DB fails this check).
+# setup.rb costs one rails boot (~4-5 s here). Skip it when the last run had the
+# same inputs (script + knobs) and the live server still shows its results: the
+# key works and every field id/name is there (a re-created DB fails this check).
 stamp=$( { cat "$HERE/setup.rb"; echo "$CUSTOMER_VALUES|$LOGIN_REQUIRED|$ADMIN_PASSWORD"; } | sha256sum | cut -c1-64)
-state_still_valid() {
-  local s_stamp s_key s_ids json pair
+cached_state() {
+  local s_stamp
   [ -r "$STATE" ] || return 1
-  { read -r s_stamp; read -r s_key; read -r s_ids; } <"$STATE" || return 1
-  [ "$s_stamp" = "$stamp" ] && [ -n "$s_key" ] || return 1
-  json=$(curl -sf -m 10 -H "X-Redmine-API-Key: $s_key" "$URL/custom_fields.json") || return 1
-  # s_ids is {"SLA class":3,...}; names hold no commas or colons.
-  IFS=, read -ra pairs <<<"${s_ids:1:${#s_ids}-2}"
+  { read -r s_stamp; read -r API_KEY; read -r CF_IDS; } <"$STATE" || return 1
+  [ "$s_stamp" = "$stamp" ] && [ -n "$API_KEY" ] && [ -n "$CF_IDS" ]
+}
+live_state_ok() {
+  local json pair pairs
+  json=$(curl -sf -m 10 -H "X-Redmine-API-Key: $API_KEY" "$URL/custom_fields.json") || return 1
+  # CF_IDS is {"SLA class":3,...}; the names hold no commas or colons.
+  IFS=, read -ra pairs <<<"${CF_IDS:1:${#CF_IDS}-2}"
   for pair in "${pairs[@]}"; do
     grep -qF "{\"id\":${pair##*:},\"name\":${pair%:*}," <<<"$json" || return 1
   done
-  API_KEY=$s_key CF_IDS=$s_ids
 }
-
-if [ "${REDMINE_FORCE_SETUP:-0}" != 1 ] && state_still_valid; then
-  log "settings and custom fields unchanged since the last setup.rb run, skipping it"
-else
+run_setup() {
+  local out
   # Copied: www-data may not be able to read the repo where it is checked out.
   SETUP=$(mktemp /tmp/slabridge-setup.XXXXXX.rb)
   trap 'rm -f "$SETUP"' EXIT
@@ -186,6 +197,19 @@ else
   CF_IDS=$(sed -n 's/^CF_IDS=//p' <<<"$out")
   [ -n "$API_KEY" ] && [ -n "$CF_IDS" ] || die "setup.rb printed no ADMIN_API_KEY/CF_IDS"
   (umask 077; printf '%s\n' "$stamp" "$API_KEY" "$CF_IDS" >"$STATE")
+}
+
+if [ "${REDMINE_FORCE_SETUP:-0}" != 1 ] && cached_state; then
+  wait_ready
+  if live_state_ok; then
+    log "settings and custom fields as left by the last setup.rb run, skipping it"
+  else
+    run_setup
+  fi
+else
+  # Runs while a just-started puma boots: two ~5 s boots overlap on 2 cores.
+  run_setup
+  wait_ready
 fi
 log "custom fields: $CF_IDS"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ class BusinessCalendar:
             tuple(sorted(weekly.get(day, ()), key=lambda w: w.start_minute)) for day in range(7)
         )
         for day, windows in enumerate(self.weekly):
-            for before, after in zip(windows, windows[1:], strict=False):
+            for before, after in itertools.pairwise(windows):
                 if after.start_minute < before.end_minute:
                     raise ValueError(f"{WEEKDAYS[day]}: windows {before} and {after} overlap")
         if not any(self.weekly):
@@ -273,7 +274,8 @@ class BusinessCalendar:
             if off is not None:
                 reason = f"{off.kind} {off.name} ({day.isoformat()})"
             elif not windows:
-                reason = "weekend" if day.weekday() >= 5 else f"no service on {WEEKDAYS[day.weekday()]}"
+                weekday = day.weekday()
+                reason = "weekend" if weekday >= 5 else f"no service on {WEEKDAYS[weekday]}"
             else:
                 reason = "outside service hours"
             if reason not in reasons:

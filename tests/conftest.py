@@ -1,0 +1,23 @@
+"""Shared fixtures: the shipped configuration and time helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from slabridge.config import Config, load_config
+
+VIENNA = ZoneInfo("Europe/Vienna")
+
+
+def vienna(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """A wall-clock time in Vienna."""
+    return datetime(year, month, day, hour, minute, tzinfo=VIENNA)
+
+
+@pytest.fixture(scope="session")
+def shipped() -> Config:
+    """The shipped contract terms, loaded once."""
+    return load_config(None)
