@@ -243,12 +243,12 @@ class Config:
         self, tier: str, incident_class: str, received: datetime
     ) -> datetime | None:
         """When a response is due for a ticket of `incident_class` received on `tier`."""
-        try:
-            calendar, target = self._targets[(tier, incident_class)]
-        except KeyError:
+        entry = self._targets.get((tier, incident_class))
+        if entry is None:
             self.tier(tier)
             self.check_class(incident_class)
-            raise
+        assert entry is not None  # noqa: S101 - the checks above raised otherwise
+        calendar, target = entry
         if target is None:
             return None
         return calendar.from_epoch_us(calendar.add_us(to_epoch_us(received), target))

@@ -62,7 +62,7 @@ def _hhmm(minute: int) -> str:
 
 def to_epoch_us(instant: datetime) -> int:
     """Microseconds since the epoch of an aware datetime, exactly (no float rounding)."""
-    if instant.tzinfo is None or instant.utcoffset() is None:
+    if instant.tzinfo is None:
         raise ValueError(f"naive datetime {instant.isoformat()}: a time zone or offset is required")
     # timestamp() is whole seconds plus microsecond/1e6; int() recovers the seconds exactly.
     return int(instant.timestamp()) * US_PER_SECOND + instant.microsecond
@@ -198,22 +198,38 @@ class BusinessCalendar:
         return self.from_epoch_us(self.add_us(to_epoch_us(start), _us(duration)))
 
     def add_us(self, start_us: int, duration_us: int) -> int:
-        """`add` on epoch microseconds, the form benchmarks and bulk evaluation use."""
-        if duration_us < 0:
-            raise ValueError("business durations must not be negative")
-        if duration_us == 0:
+        """`add` on epoch microseconds: the hot path of every due-time computation."""
+        if duration_us <= 0:
+            if duration_us < 0:
+                raise ValueError("business durations must not be negative")
             return start_us
         if not self._range_start_us <= start_us < self._range_end_us:
             year = self.from_epoch_us(start_us).year
             self._cover(year - 1, year + 1)
-        target = self._position(start_us) + duration_us
+        starts = self._starts
+        index = bisect_right(starts, start_us) - 1
+        if index < 0:
+            position = 0
+        elif start_us < self._ends[index]:
+            position = self._cum_start[index] + start_us - starts[index]
+        else:
+            position = self._cum_end[index]
+        target = position + duration_us
+        cum_end = self._cum_end
+        if cum_end and target <= cum_end[-1]:
+            found = bisect_left(cum_end, target)
+            return self._ends[found] - (cum_end[found] - target)
+        return self._add_beyond_range(start_us, duration_us)
+
+    def _add_beyond_range(self, start_us: int, duration_us: int) -> int:
         for _ in range(MAX_YEARS_SEARCHED):
-            cum_end = self._cum_end
-            if cum_end and target <= cum_end[-1]:
-                index = bisect_left(cum_end, target)
-                return self._ends[index] - (cum_end[index] - target)
             # Growing the range later keeps every position before it unchanged.
             self._cover(self._first_year, self._last_year + 1)
+            target = self._position(start_us) + duration_us
+            cum_end = self._cum_end
+            if cum_end and target <= cum_end[-1]:
+                found = bisect_left(cum_end, target)
+                return self._ends[found] - (cum_end[found] - target)
         raise ValueError(
             f"no service time within {MAX_YEARS_SEARCHED} years: check windows and closures"
         )
