@@ -10,7 +10,7 @@ from typing import Any
 
 from slabridge.calendars import DatedClosure, DaysOffProvider, read_ical_closures
 from slabridge.config_source import Source, read_config
-from slabridge.domain.calendar import BusinessCalendar, to_epoch_us
+from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.classify import Match, Rule
 from slabridge.domain.contracts import (
     BillingTerms,
@@ -251,7 +251,7 @@ class Config:
         calendar, target = entry
         if target is None:
             return None
-        return calendar.from_epoch_us(calendar.add_us(to_epoch_us(received), target))
+        return calendar.add_micros(received, target)
 
     def terms(self) -> list[TermsRow]:
         """The tier x class table of targets and handling in effect."""

@@ -195,7 +195,37 @@ class BusinessCalendar:
         A duration that ends exactly at closing time is due at closing time. A zero
         duration returns `start` itself (in the calendar's zone).
         """
-        return self.from_epoch_us(self.add_us(to_epoch_us(start), _us(duration)))
+        return self.add_micros(start, _us(duration))
+
+    def add_micros(self, start: datetime, micros: int) -> datetime:
+        """`add` with the duration in microseconds: the hot path of due-time computation.
+
+        The common case (start and result inside the expanded years) is inlined: two binary
+        searches and two datetime conversions.
+        """
+        if start.tzinfo is None:
+            raise ValueError(
+                f"naive datetime {start.isoformat()}: a time zone or offset is required"
+            )
+        # timestamp() is whole seconds plus microsecond/1e6; int() recovers the seconds exactly.
+        start_us = int(start.timestamp()) * US_PER_SECOND + start.microsecond
+        starts = self._starts
+        if micros > 0 and self._range_start_us <= start_us < self._range_end_us:
+            index = bisect_right(starts, start_us) - 1
+            if index < 0:
+                position = micros
+            elif start_us < self._ends[index]:
+                position = self._cum_start[index] + start_us - starts[index] + micros
+            else:
+                position = self._cum_end[index] + micros
+            cum_end = self._cum_end
+            if position <= cum_end[-1]:
+                found = bisect_left(cum_end, position)
+                due_us = self._ends[found] - (cum_end[found] - position)
+                seconds, micro = divmod(due_us, US_PER_SECOND)
+                due = datetime.fromtimestamp(seconds, self.zone)
+                return due.replace(microsecond=micro) if micro else due
+        return self.from_epoch_us(self.add_us(start_us, micros))
 
     def add_us(self, start_us: int, duration_us: int) -> int:
         """`add` on epoch microseconds: the hot path of every due-time computation."""
