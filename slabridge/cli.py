@@ -7,11 +7,16 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from slabridge import __version__
+from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.bootstrap import build_syncer, build_tracker, state_path
 from slabridge.config import Config, find_config_path, load_config
 from slabridge.errors import SlabridgeError, UsageError
+from slabridge.explaining import explanation_dict, explanation_text
+from slabridge.logs import configure as configure_logs
+from slabridge.service import board, explain
 from slabridge.settings import json_schema
 
 EXIT_OK = 0
@@ -146,6 +151,84 @@ def cmd_due(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Run one sync cycle against the configured tracker."""
+    configure_logs(level=args.log_level)
+    config = _config(args)
+    syncer = build_syncer(config)
+    report = syncer.cycle(_now(), dry_run=args.dry_run, full=args.full)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if args.dry_run:
+        for update in report.planned:
+            fields = ", ".join(f"{k}={v!r}" for k, v in update.fields.items()) or "no fields"
+            print(f"would update #{update.ticket_key}: {fields}")
+            if update.note:
+                for line in update.note.splitlines():
+                    print(f"    | {line}")
+    print(
+        f"{'dry run: ' if args.dry_run else ''}{report.mode} cycle: {report.seen} issues seen, "
+        f"{report.classified} classified, {report.unclassified} unclassified, "
+        f"{len(report.planned) if args.dry_run else report.writes} "
+        f"{'planned ' if args.dry_run else ''}writes ({report.notes} notes), "
+        f"{report.errors} errors, {report.requests} requests, {report.seconds:.2f}s"
+    )
+    for problem in report.problems:
+        print(f"  error: {problem}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the board of open issues from the last sync."""
+    config = _config(args)
+    tracker = build_tracker(config)
+    store = SqliteStateStore(state_path(config))
+    if args.customer:
+        config.customer(args.customer)
+    rows = board(store, tracker.name, config.rules(), _now(), args.customer)
+    if args.json:
+        print(json.dumps([
+            {"issue": r.key, "subject": r.subject, "customer": r.customer, "tier": r.tier,
+             "class": r.incident_class, "response_due": r.due.isoformat() if r.due else None,
+             "service_time_left_hours": None if r.left is None else r.left / timedelta(hours=1),
+             "status": r.status.value}
+            for r in rows
+        ], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{'issue':>7}  {'status':<10} {'due':<22} {'left':>8}  {'customer':<10} "
+          f"{'tier':<9} {'class':<9} subject")
+    for r in rows:
+        due = r.due.strftime("%Y-%m-%d %H:%M %Z") if r.due else "-"
+        left = format_service_time(r.left) if r.left is not None else "-"
+        print(f"{'#' + r.key:>7}  {r.status.value:<10} {due:<22} {left:>8}  {r.customer:<10} "
+              f"{r.tier:<9} {r.incident_class:<9} {r.subject[:50]}")
+    if not rows:
+        print("(no open classified issues; run `slabridge sync --once` first)")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Explain why an issue has its due time."""
+    config = _config(args)
+    tracker = build_tracker(config)
+    store = SqliteStateStore(state_path(config))
+    key = args.issue.lstrip("#")
+    if not key.isdigit():
+        raise UsageError(f"{args.issue!r} is not an issue number")
+    explanation = explain(tracker, store, config.rules(), key, _now())
+    data = explanation_dict(explanation)
+    if args.json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(explanation_text(data))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -183,6 +266,31 @@ def build_parser() -> argparse.ArgumentParser:
     due.add_argument("--customer", help="customer key: use the tier of its contract at --at")
     due.add_argument("--json", action="store_true", help="print one JSON object")
     due.set_defaults(handler=cmd_due)
+
+    sync = sub.add_parser(
+        "sync", help="one sync cycle: classify, compute due times, write fields and notes",
+        description="Poll the configured tracker once: issues changed since the last cycle "
+        "(all issues on the first run), then write due times, SLA fields and notes.",
+    )
+    sync.add_argument("--once", action="store_true",
+                      help="run one cycle and exit (the default; the daemon is `run`)")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="print the planned writes and perform none (nothing is stored)")
+    sync.add_argument("--full", action="store_true",
+                      help="full reconciliation: walk all open issues, not only changed ones")
+    sync.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sync.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
+    sync.set_defaults(handler=cmd_sync)
+
+    status = sub.add_parser("status", help="board of open issues, most urgent first")
+    status.add_argument("--customer", help="only this customer's issues")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=cmd_status)
+
+    explain_cmd = sub.add_parser("explain", help="why an issue has its due time")
+    explain_cmd.add_argument("issue", help="issue number, e.g. 42 or #42")
+    explain_cmd.add_argument("--json", action="store_true", help="print JSON")
+    explain_cmd.set_defaults(handler=cmd_explain)
     return parser
 
 

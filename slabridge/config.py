@@ -10,6 +10,7 @@ from typing import Any
 
 from slabridge.calendars import DatedClosure, DaysOffProvider, read_ical_closures
 from slabridge.config_source import Source, read_config
+from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.classify import Match, Rule
 from slabridge.domain.contracts import (
@@ -22,6 +23,7 @@ from slabridge.domain.contracts import (
 )
 from slabridge.domain.durations import ServiceDuration
 from slabridge.domain.model import HANDLING_TEXT
+from slabridge.domain.plan import Rules
 from slabridge.domain.sla import SlaPolicy
 from slabridge.errors import ConfigError, UsageError
 from slabridge.settings import MatchSettings, Settings, TierSettings, validate
@@ -252,6 +254,22 @@ class Config:
         if target is None:
             return None
         return calendar.add_micros(received, target)
+
+    def rules(self, ignored_authors: frozenset[str] = frozenset()) -> Rules:
+        """What the per-ticket decision needs; `ignored_authors` are slabridge's own accounts."""
+        notes = self.settings.notes
+        return Rules(
+            customer_rules=self.customer_rules,
+            class_rules=self.class_rules,
+            tier_for=self.tier_for,
+            customer_names={key: c.name for key, c in self.customers.items()},
+            class_labels={key: c.label or key for key, c in self.settings.classes.items()},
+            policy=self.policy,
+            templates=NoteTemplates(
+                notes.templates[notes.language], notes.handling.get(notes.language, {})
+            ),
+            ignored_authors=ignored_authors,
+        )
 
     def terms(self) -> list[TermsRow]:
         """The tier x class table of targets and handling in effect."""

@@ -358,14 +358,53 @@ class SlaSettings(Strict):
     acceptance: AcceptanceSettings = AcceptanceSettings()
 
 
+class FieldNameSettings(Strict):
+    """Names of the tracker fields slabridge writes (created by the setup script)."""
+
+    response_due: Name = "SLA response due"
+    response_due_date: Name = "SLA response due date"
+    sla_class: Name = "SLA class"
+    sla_status: Name = "SLA status"
+
+
 class TrackerSettings(Strict):
     """A tracker connection; secrets only as ${ENV_VAR} references."""
 
     kind: Literal["redmine", "jira"]
-    url: str
+    url: Name
     api_key: str | None = None
-    projects: tuple[str, ...] = ()
+    projects: tuple[str, ...] = Field(default=(), description="project identifiers to poll")
     verify_tls: bool = True
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    retries: int = Field(default=3, ge=0, le=10)
+    overlap_seconds: int = Field(
+        default=120, ge=0, le=86400,
+        description="re-read issues updated this long before the last watermark",
+    )
+    receipt_field: str | None = Field(
+        default=None, description="custom field holding when the incident really came in",
+    )
+    fields: FieldNameSettings = FieldNameSettings()
+
+
+class NotesSettings(Strict):
+    """The notes slabridge writes, by language."""
+
+    language: str = "en"
+    templates: dict[str, dict[str, str]] = {}
+    handling: dict[str, dict[str, str]] = {}
+
+
+class StateSettings(Strict):
+    """Where slabridge remembers what it did (a SQLite file)."""
+
+    path: Name = ".slabridge/state.sqlite3"
+
+
+NOTE_KINDS = (
+    "classified", "classified_at_risk", "classified_breached", "classified_met",
+    "classified_no_target", "at_risk", "breached", "met",
+)
 
 
 class Settings(Strict):
@@ -381,6 +420,8 @@ class Settings(Strict):
     customers: dict[str, CustomerSettings] = {}
     classification: ClassificationSettings = ClassificationSettings()
     tracker: TrackerSettings | None = None
+    notes: NotesSettings = NotesSettings()
+    state: StateSettings = StateSettings()
 
 
 def json_schema() -> dict[str, Any]:
@@ -463,13 +504,22 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
                 f"unknown incident class {class_rule.class_!r}: one of {sorted(settings.classes)}",
                 ("classification", "classes", index, "class"),
             ))
-    if settings.tracker is not None:
-        for field_name in ("url", "api_key"):
-            value = getattr(settings.tracker, field_name)
-            if field_name == "api_key" and value and not _ENV_REF.fullmatch(value.strip()):
+    tracker = settings.tracker
+    if tracker is not None and tracker.api_key and not _ENV_REF.fullmatch(tracker.api_key.strip()):
+        problems.append(source.problem(
+            "secrets must not be written into the file: use ${ENV_VAR}", ("tracker", "api_key")
+        ))
+    notes = settings.notes
+    if notes.language not in notes.templates:
+        problems.append(source.problem(
+            f"no templates for language {notes.language!r}: one of {sorted(notes.templates)}",
+            ("notes", "language"),
+        ))
+    else:
+        for kind in NOTE_KINDS:
+            if kind not in notes.templates[notes.language]:
                 problems.append(source.problem(
-                    "secrets must not be written into the file: use ${ENV_VAR}",
-                    ("tracker", field_name),
+                    f"template {kind!r} missing", ("notes", "templates", notes.language)
                 ))
     return problems
 
@@ -486,7 +536,11 @@ def validate(source: Source) -> Settings:
     return settings
 
 
-def env_reference(value: str) -> str | None:
-    """The variable name if `value` is exactly a ${VAR} reference."""
-    match = _ENV_REF.fullmatch(value.strip())
-    return match.group(1) if match else None
+def expand_env(value: str, path: PathKey, source: Source, environ: dict[str, str]) -> str:
+    """`value` with every ${VAR} replaced from the environment; a missing one is a ConfigError."""
+    missing = [name for name in _ENV_REF.findall(value) if not environ.get(name)]
+    if missing:
+        raise ConfigError([source.problem(
+            f"environment variable {missing[0]} is not set (or empty)", path
+        )])
+    return _ENV_REF.sub(lambda m: environ[m.group(1)], value)

@@ -90,3 +90,61 @@ class TicketHistory:
     status_changes: tuple[StatusChange, ...] = ()
     notes: tuple[Note, ...] = ()
     class_changes: tuple[ClassChange, ...] = ()
+
+
+class FieldRole(StrEnum):
+    """The tracker fields slabridge owns and writes."""
+
+    RESPONSE_DUE = "response_due"
+    RESPONSE_DUE_DATE = "response_due_date"
+    SLA_CLASS = "sla_class"
+    SLA_STATUS = "sla_status"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A tracker issue as the core sees it, without its history."""
+
+    key: str
+    facts: TicketFacts
+    subject: str
+    created: datetime
+    updated: datetime
+    status: str
+    closed: bool
+    reporter: str
+    received_field: datetime | None = None
+    """When the incident really came in, from a configured field (e.g. a phone call)."""
+    sla_fields: Mapping[str, str] = field(default_factory=dict)
+    """Current values of slabridge's own fields, by FieldRole value ("" if empty)."""
+
+    @property
+    def received(self) -> datetime:
+        """Receipt time: the configured field if set, else the creation time."""
+        return self.received_field or self.created
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    """What slabridge reads from an issue's history (journals, changelog, comments)."""
+
+    initial_status: str
+    status_changes: tuple[StatusChange, ...] = ()
+    notes: tuple[Note, ...] = ()
+    own_note_keys: frozenset[str] = frozenset()
+    """Keys of notes slabridge wrote earlier, recognised by their marker."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRecord:
+    """What slabridge remembers of one issue between cycles (the state store's row)."""
+
+    ticket: Ticket
+    journal: Journal | None = None
+    journal_as_of: datetime | None = None
+    """The ticket's `updated` when the journal was read; a newer ticket needs a new read."""
+    class_changes: tuple[ClassChange, ...] = ()
+    """Classes over time; the first entry is the class at first classification."""
+    accepted_at: datetime | None = None
+    done_keys: frozenset[str] = frozenset()
+    """Keys of the notes already written (recorded as each write succeeded)."""

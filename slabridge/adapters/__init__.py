@@ -1,0 +1,1 @@
+"""Adapters: concrete trackers and state stores behind the ports."""

@@ -1,0 +1,350 @@
+"""Redmine through python-redmine: list issues, read journals, write fields and notes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import requests
+from redminelib import Redmine
+from redminelib import exceptions as rex
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.model import Journal, Note, StatusChange, Ticket, TicketFacts
+from slabridge.domain.plan import TicketUpdate
+from slabridge.errors import (
+    IssueError,
+    TrackerAuthError,
+    TrackerError,
+    TrackerUnavailableError,
+)
+
+T = TypeVar("T")
+PAGE = 100  # Redmine caps `limit` at 100
+
+# Every python-redmine exception and what it means for a cycle. A test fails if the
+# library grows one that is not listed here.
+ISSUE_ERRORS: tuple[type[Exception], ...] = (
+    rex.ForbiddenError, rex.ResourceNotFoundError, rex.ValidationError,
+    rex.RequestEntityTooLargeError, rex.ConflictError, rex.ResourceAttrError,
+    rex.ResourceNoFieldsProvidedError,
+)
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    rex.ServerError, rex.HTTPProtocolError, rex.JSONDecodeError,
+    requests.ConnectionError, requests.Timeout,
+)
+AUTH_ERRORS: tuple[type[Exception], ...] = (rex.AuthError, rex.ImpersonateError)
+OTHER_ERRORS: tuple[type[Exception], ...] = (rex.BaseRedmineError, requests.RequestException)
+
+
+def parse_time(text: str | None, local_zone: ZoneInfo) -> datetime | None:
+    """Redmine's ISO 8601 times (UTC with Z); naive texts are read in `local_zone`."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=local_zone)
+
+
+def _required_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class RedmineTracker:
+    """The Tracker port on Redmine 5.x's REST API."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        projects: tuple[str, ...],
+        field_names: Mapping[str, str],
+        *,
+        receipt_field: str | None = None,
+        local_zone: str = "Europe/Vienna",
+        verify_tls: bool = True,
+        timeout: float = 30,
+        retries: int = 3,
+    ) -> None:
+        self.name = url.rstrip("/")
+        self.requests_made = 0
+        self._projects = projects
+        self._field_names = dict(field_names)
+        self._receipt_field = receipt_field
+        self._local_zone = ZoneInfo(local_zone)
+        self._redmine = Redmine(
+            self.name, key=api_key, requests={"verify": verify_tls, "timeout": timeout}
+        )
+        session: requests.Session = self._redmine.engine.session
+        # Only reads are retried here: a write that timed out may have been applied, and
+        # the next cycle checks the journal before writing again.
+        retry = Retry(
+            total=retries, connect=retries, read=retries, status=retries,
+            backoff_factor=0.5, status_forcelist=(500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}), respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        session.mount("http://", HTTPAdapter(max_retries=retry))
+        session.mount("https://", HTTPAdapter(max_retries=retry))
+        session.hooks["response"].append(self._count)
+        self._project_ids: dict[str, int] | None = None
+        self._project_names: dict[int, str] = {}
+        self._field_ids: dict[str, int] = {}
+        self._status_names: dict[str, str] | None = None
+        self._user_id: str | None = None
+
+    def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.requests_made += 1
+
+    # --- error mapping -------------------------------------------------------------------
+
+    def call(self, action: Callable[[], T], issue: str | None = None) -> T:
+        """Run a python-redmine call and translate its failures into slabridge's errors."""
+        where = f"issue #{issue}" if issue else self.name
+        try:
+            return action()
+        except AUTH_ERRORS:
+            raise TrackerAuthError(
+                f"Redmine at {self.name} rejected the API key (HTTP 401): check REDMINE_API_KEY"
+            ) from None
+        except rex.UnknownError as exc:
+            # python-redmine raises this for every status it has no class for (429, 502...).
+            code = _status_code(exc)
+            if code == 429 or code >= 500:
+                raise TrackerUnavailableError(
+                    f"{where}: Redmine unavailable: HTTP {code}"
+                ) from None
+            error = IssueError if issue else TrackerError
+            raise error(f"{where}: HTTP {code}") from None
+        except ISSUE_ERRORS as exc:
+            if issue is None:
+                raise TrackerError(f"Redmine refused a request: {_describe(exc)}") from None
+            raise IssueError(f"{where}: {_describe(exc)}") from None
+        except UNAVAILABLE_ERRORS as exc:
+            raise TrackerUnavailableError(
+                f"{where}: Redmine unavailable: {_describe(exc)}"
+            ) from None
+        except OTHER_ERRORS as exc:
+            raise TrackerError(f"{where}: {_describe(exc)}") from None
+
+    # --- reference data ------------------------------------------------------------------
+
+    def own_authors(self) -> frozenset[str]:
+        """slabridge's own user id (from /users/current): its notes never accept a ticket."""
+        if self._user_id is None:
+            user = self.call(lambda: self._redmine.user.get("current"))
+            self._user_id = str(user.id)
+        return frozenset({self._user_id})
+
+    def project_ids(self) -> dict[str, int]:
+        """Configured project identifiers to ids; an unknown one is a clear error."""
+        if self._project_ids is None:
+            projects = self.call(lambda: list(self._redmine.project.all()))
+            by_identifier = {p.identifier: p.id for p in projects}
+            self._project_names = {p.id: p.identifier for p in projects}
+            missing = [p for p in self._projects if p not in by_identifier]
+            if missing:
+                raise TrackerError(
+                    f"project(s) not found or not visible to the API user: {', '.join(missing)}"
+                )
+            self._project_ids = {p: by_identifier[p] for p in self._projects}
+        return self._project_ids
+
+    def check_fields(self) -> None:
+        """Find slabridge's custom fields by name; stop naming any that is missing."""
+        try:
+            fields = self.call(lambda: list(self._redmine.custom_field.all()))
+        except TrackerError:
+            return  # not an administrator: ids are learnt from the issues listed
+        for custom_field in fields:
+            if getattr(custom_field, "customized_type", "issue") == "issue":
+                self._field_ids[custom_field.name] = custom_field.id
+        wanted = list(self._field_names.values())
+        if self._receipt_field:
+            wanted.append(self._receipt_field)
+        missing = [name for name in wanted if name not in self._field_ids]
+        if missing:
+            raise TrackerError(
+                "Redmine has no issue custom field named "
+                + ", ".join(repr(m) for m in missing)
+                + ": create it (deploy/redmine-local/start.sh does) or fix tracker.fields"
+            )
+
+    def _statuses(self) -> dict[str, str]:
+        if self._status_names is None:
+            statuses = self.call(lambda: list(self._redmine.issue_status.all()))
+            self._status_names = {str(s.id): s.name for s in statuses}
+        return self._status_names
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _filters(self, updated_since: datetime | None, open_only: bool) -> dict[str, Any]:
+        ids = self.project_ids()
+        params: dict[str, Any] = {
+            "set_filter": "1",
+            "f[]": ["project_id", "status_id"],
+            "op[project_id]": "=",
+            "v[project_id][]": [str(i) for i in ids.values()],
+            "op[status_id]": "o" if open_only else "*",
+            "sort": "updated_on:desc,id:desc",
+        }
+        if updated_since is not None:
+            params["f[]"].append("updated_on")
+            params["op[updated_on]"] = ">="
+            params["v[updated_on][]"] = [
+                updated_since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            ]
+        return params
+
+    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
+        """Issues of the configured projects, most recently updated first.
+
+        Newest-first paging cannot skip an issue that changes while we page: it moves to
+        the front (already read), and the watermark brings it back next cycle.
+        """
+        for raw in self._issue_pages(self._filters(updated_since, open_only)):
+            yield self.ticket_from(raw)
+
+    def _issue_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            page = self.call(lambda offset=offset: self._redmine.engine.request(  # type: ignore[misc]
+                "get", f"{self.name}/issues.json",
+                params={**params, "limit": PAGE, "offset": offset},
+            ))
+            issues = page.get("issues", [])
+            yield from issues
+            offset += len(issues)
+            if not issues or offset >= int(page.get("total_count", 0)):
+                return
+
+    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
+        """Issues changed since then whose last journal is our own (Redmine's filter)."""
+        params = self._filters(updated_since, open_only=False)
+        params["f[]"] = [*params["f[]"], "last_updated_by"]
+        params["op[last_updated_by]"] = "="
+        params["v[last_updated_by][]"] = ["me"]
+        return frozenset(str(raw["id"]) for raw in self._issue_pages(params))
+
+    def ticket_from(self, raw: Mapping[str, Any]) -> Ticket:
+        """A Redmine issue's JSON as a Ticket."""
+        custom: dict[str, str | tuple[str, ...]] = {}
+        for cf in raw.get("custom_fields", []):
+            self._field_ids.setdefault(cf["name"], cf["id"])
+            value = cf.get("value")
+            if isinstance(value, list):
+                custom[cf["name"]] = tuple(str(v) for v in value)
+            else:
+                custom[cf["name"]] = "" if value is None else str(value)
+        project_id = raw["project"]["id"]
+        project = self._project_names.get(project_id) or str(raw["project"].get("name", ""))
+        received = None
+        if self._receipt_field:
+            text = custom.get(self._receipt_field)
+            received = parse_time(text if isinstance(text, str) else None, self._local_zone)
+        sla_fields = {}
+        for role, name in self._field_names.items():
+            value = custom.get(name, "")
+            sla_fields[role] = value if isinstance(value, str) else ",".join(value)
+        category = raw.get("category", {}).get("name")
+        return Ticket(
+            key=str(raw["id"]),
+            facts=TicketFacts(
+                project=project,
+                tracker=raw["tracker"]["name"],
+                priority=raw["priority"]["name"],
+                status=raw["status"]["name"],
+                labels=frozenset({category}) if category else frozenset(),
+                custom_fields=custom,
+            ),
+            subject=raw.get("subject", ""),
+            created=_required_time(raw["created_on"]),
+            updated=_required_time(raw["updated_on"]),
+            status=raw["status"]["name"],
+            closed=bool(raw["status"].get("is_closed", False)),
+            reporter=str(raw["author"]["id"]),
+            received_field=received,
+            sla_fields=sla_fields,
+        )
+
+    def journal(self, key: str) -> Journal:
+        """Status changes, notes and own markers from the issue's journals."""
+        raw = self.call(
+            lambda: self._redmine.engine.request(
+                "get", f"{self.name}/issues/{int(key)}.json", params={"include": "journals"}
+            ),
+            issue=key,
+        )["issue"]
+        return self._journal_from(raw)
+
+    def _journal_from(self, raw: Mapping[str, Any]) -> Journal:
+        statuses = self._statuses()
+        changes: list[StatusChange] = []
+        notes: list[Note] = []
+        own: set[str] = set()
+        for entry in raw.get("journals", []):
+            at = _required_time(entry["created_on"])
+            for detail in entry.get("details", []):
+                if detail.get("property") == "attr" and detail.get("name") == "status_id":
+                    old = statuses.get(str(detail.get("old_value")), str(detail.get("old_value")))
+                    new = statuses.get(str(detail.get("new_value")), str(detail.get("new_value")))
+                    changes.append(StatusChange(at, old, new))
+            text = entry.get("notes") or ""
+            if text.strip():
+                notes.append(Note(at, str(entry.get("user", {}).get("id", "")),
+                                  public=not entry.get("private_notes", False)))
+                own |= note_keys_in(text)
+        initial = changes[0].old if changes else raw["status"]["name"]
+        return Journal(initial, tuple(changes), tuple(notes), frozenset(own))
+
+    def fetch(self, key: str) -> tuple[Ticket, Journal]:
+        """One issue with its journal, read now."""
+        self.project_ids()
+        raw = self.call(
+            lambda: self._redmine.engine.request(
+                "get", f"{self.name}/issues/{int(key)}.json", params={"include": "journals"}
+            ),
+            issue=key,
+        )["issue"]
+        return self.ticket_from(raw), self._journal_from(raw)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def update(self, update: TicketUpdate) -> None:
+        """Fields and note in one PUT, so they form one journal entry."""
+        custom_fields = []
+        for role, value in update.fields.items():
+            name = self._field_names[role]
+            if name not in self._field_ids:
+                raise IssueError(
+                    f"issue #{update.ticket_key}: custom field {name!r} is not available "
+                    "(missing, or not enabled for this project or tracker)"
+                )
+            custom_fields.append({"id": self._field_ids[name], "value": value})
+        payload: dict[str, Any] = {}
+        if custom_fields:
+            payload["custom_fields"] = custom_fields
+        if update.note:
+            payload["notes"] = update.note
+        if not payload:
+            return
+        self.call(
+            lambda: self._redmine.issue.update(int(update.ticket_key), **payload),
+            issue=update.ticket_key,
+        )
+
+
+def _status_code(exc: Exception) -> int:
+    digits = "".join(ch for ch in str(exc).rsplit(":", 1)[-1] if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"

@@ -1,0 +1,171 @@
+"""State store in one SQLite file: watermarks and one JSON record per issue."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from slabridge.domain.model import (
+    ClassChange,
+    IssueRecord,
+    Journal,
+    Note,
+    StatusChange,
+    Ticket,
+    TicketFacts,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS watermarks (tracker TEXT PRIMARY KEY, updated TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS issues (
+    tracker TEXT NOT NULL,
+    key TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (tracker, key)
+);
+CREATE INDEX IF NOT EXISTS issues_open ON issues (tracker, open);
+"""
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _req_dt(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def record_to_json(record: IssueRecord) -> str:
+    """A record as JSON text."""
+    return json.dumps(_encode(asdict(record)), ensure_ascii=False, sort_keys=True)
+
+
+def _ticket(data: dict[str, Any]) -> Ticket:
+    facts = data["facts"]
+    return Ticket(
+        key=data["key"],
+        facts=TicketFacts(
+            project=facts["project"],
+            tracker=facts["tracker"],
+            priority=facts["priority"],
+            status=facts["status"],
+            labels=frozenset(facts["labels"]),
+            custom_fields={
+                k: v if isinstance(v, str) else tuple(v)
+                for k, v in facts["custom_fields"].items()
+            },
+        ),
+        subject=data["subject"],
+        created=_req_dt(data["created"]),
+        updated=_req_dt(data["updated"]),
+        status=data["status"],
+        closed=data["closed"],
+        reporter=data["reporter"],
+        received_field=_dt(data["received_field"]),
+        sla_fields=dict(data["sla_fields"]),
+    )
+
+
+def _journal(data: dict[str, Any] | None) -> Journal | None:
+    if data is None:
+        return None
+    return Journal(
+        initial_status=data["initial_status"],
+        status_changes=tuple(
+            StatusChange(_req_dt(c["at"]), c["old"], c["new"]) for c in data["status_changes"]
+        ),
+        notes=tuple(Note(_req_dt(n["at"]), n["author"], n["public"]) for n in data["notes"]),
+        own_note_keys=frozenset(data["own_note_keys"]),
+    )
+
+
+def record_from_json(text: str) -> IssueRecord:
+    """A record from its JSON text."""
+    data = json.loads(text)
+    return IssueRecord(
+        ticket=_ticket(data["ticket"]),
+        journal=_journal(data["journal"]),
+        journal_as_of=_dt(data["journal_as_of"]),
+        class_changes=tuple(ClassChange(_req_dt(c["at"]), c["new"]) for c in data["class_changes"]),
+        accepted_at=_dt(data["accepted_at"]),
+        done_keys=frozenset(data["done_keys"]),
+    )
+
+
+class SqliteStateStore:
+    """StateStore on a SQLite file; every put is its own committed transaction."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def watermark(self, tracker: str) -> datetime | None:
+        """The newest `updated` time of the last completed listing."""
+        row = self._db.execute(
+            "SELECT updated FROM watermarks WHERE tracker = ?", (tracker,)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def set_watermark(self, tracker: str, at: datetime) -> None:
+        """Record the newest `updated` time of a completed listing."""
+        self._db.execute(
+            "INSERT INTO watermarks (tracker, updated) VALUES (?, ?) "
+            "ON CONFLICT (tracker) DO UPDATE SET updated = excluded.updated",
+            (tracker, at.isoformat()),
+        )
+
+    def get(self, tracker: str, key: str) -> IssueRecord | None:
+        """The record of one issue, if any."""
+        row = self._db.execute(
+            "SELECT record FROM issues WHERE tracker = ? AND key = ?", (tracker, key)
+        ).fetchone()
+        return record_from_json(row[0]) if row else None
+
+    def put(self, tracker: str, record: IssueRecord) -> None:
+        """Store (replace) the record of one issue."""
+        self._db.execute(
+            "INSERT INTO issues (tracker, key, open, record) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (tracker, key) DO UPDATE SET open = excluded.open, "
+            "record = excluded.record",
+            (tracker, record.ticket.key, int(not record.ticket.closed), record_to_json(record)),
+        )
+
+    def open_records(self, tracker: str) -> list[IssueRecord]:
+        """Records of issues last seen open."""
+        rows = self._db.execute(
+            "SELECT record FROM issues WHERE tracker = ? AND open = 1", (tracker,)
+        ).fetchall()
+        return [record_from_json(row[0]) for row in rows]
+
+    def all_records(self, tracker: str) -> list[IssueRecord]:
+        """Every record of a tracker (for reports)."""
+        rows = self._db.execute(
+            "SELECT record FROM issues WHERE tracker = ?", (tracker,)
+        ).fetchall()
+        return [record_from_json(row[0]) for row in rows]

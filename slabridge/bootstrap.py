@@ -1,0 +1,66 @@
+"""The one place that builds concrete adapters (tracker, state store) from configuration."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from slabridge.adapters.redmine import RedmineTracker
+from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.config import Config
+from slabridge.errors import ConfigError, ConfigProblem
+from slabridge.logs import register_secret
+from slabridge.ports import Tracker
+from slabridge.service import Syncer
+from slabridge.settings import expand_env
+
+
+def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Tracker:
+    """The configured tracker, with secrets from the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    settings = config.settings.tracker
+    if settings is None:
+        raise ConfigError([ConfigProblem(
+            "no tracker configured: add a `tracker:` section (see config/slabridge.example.yaml)",
+            "tracker", config.source.files[-1] if config.source.files else None,
+        )])
+    url = expand_env(settings.url, ("tracker", "url"), config.source, environ)
+    if settings.api_key is None:
+        raise ConfigError([config.source.problem("api_key is required", ("tracker", "api_key"))])
+    api_key = expand_env(settings.api_key, ("tracker", "api_key"), config.source, environ)
+    register_secret(api_key)
+    if settings.kind != "redmine":
+        raise ConfigError([config.source.problem(
+            f"tracker kind {settings.kind!r} is not available in this version", ("tracker", "kind")
+        )])
+    if not settings.projects:
+        raise ConfigError([config.source.problem(
+            "list the projects to poll", ("tracker", "projects")
+        )])
+    default_zone = config.tier(config.settings.default_tier).calendar.timezone
+    return RedmineTracker(
+        url, api_key, settings.projects, settings.fields.model_dump(),
+        receipt_field=settings.receipt_field, local_zone=default_zone,
+        verify_tls=settings.verify_tls, timeout=settings.timeout_seconds,
+        retries=settings.retries,
+    )
+
+
+def state_path(config: Config, environ: dict[str, str] | None = None) -> Path:
+    """The state file, ${VAR} expanded; relative to the config file that set it."""
+    environ = dict(os.environ if environ is None else environ)
+    path = Path(expand_env(config.settings.state.path, ("state", "path"), config.source,
+                           environ)).expanduser()
+    file, _ = config.source.where(("state", "path"))
+    if not path.is_absolute() and file is not None and ("state", "path") in config.source.locations:
+        path = Path(file).parent / path
+    return path
+
+
+def build_syncer(config: Config) -> Syncer:
+    """Tracker, state store and rules wired together."""
+    tracker = build_tracker(config)
+    store = SqliteStateStore(state_path(config))
+    overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
+    return Syncer(tracker, store, config.rules(), overlap)

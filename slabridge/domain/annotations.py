@@ -1,0 +1,40 @@
+"""The notes slabridge writes: rendering from templates, and the marker that recognises them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MARKER_PATTERN = re.compile(r"\[slabridge ((?:[A-Za-z0-9_.:@/-]+ ?)+)\]")
+
+
+def marker(keys: tuple[str, ...]) -> str:
+    """The short visible marker that ends every note slabridge writes."""
+    return f"[slabridge {' '.join(keys)}]"
+
+
+def note_keys_in(text: str) -> frozenset[str]:
+    """Keys of all slabridge markers in a note's text."""
+    return frozenset(
+        key for found in MARKER_PATTERN.findall(text or "") for key in found.split()
+    )
+
+
+class _Missing(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class NoteTemplates:
+    """Templates by kind (classified, classified_no_target, at_risk, breached, met)."""
+
+    texts: Mapping[str, str]
+    handling: Mapping[str, str]
+    """How each handling is worded in this language."""
+
+    def render(self, kind: str, values: Mapping[str, str], keys: tuple[str, ...]) -> str:
+        """The note for `kind` with `values` filled in, ending with the marker for `keys`."""
+        body = self.texts[kind].format_map(_Missing(values)).strip()
+        return f"{body}\n\n{marker(keys)}"

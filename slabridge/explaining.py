@@ -1,0 +1,123 @@
+"""Rendering an explanation of an issue's SLA as JSON-ready data and as text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from slabridge.service import Explanation
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _hours(value: timedelta | None) -> float | None:
+    return None if value is None else round(value / timedelta(hours=1), 4)
+
+
+def explanation_dict(explanation: Explanation) -> dict[str, Any]:
+    """Everything `slabridge explain --json` prints."""
+    decision = explanation.decision
+    ticket = decision.ticket
+    classification = decision.classification
+    data: dict[str, Any] = {
+        "issue": ticket.key,
+        "subject": ticket.subject,
+        "project": ticket.facts.project,
+        "tracker": ticket.facts.tracker,
+        "priority": ticket.facts.priority,
+        "status": ticket.status,
+        "closed": ticket.closed,
+        "customer": classification.customer,
+        "customer_rule": None if classification.customer_rule is None else {
+            "name": classification.customer_rule.name,
+            "match": classification.customer_rule.match.describe(),
+        },
+        "class": classification.incident_class,
+        "class_rule": None if classification.class_rule is None else {
+            "name": classification.class_rule.name,
+            "match": classification.class_rule.match.describe(),
+        },
+        "classified": decision.evaluation is not None,
+        "reason": decision.reason or None,
+        "received": _iso(ticket.received),
+        "received_from": explanation.receipt_source,
+        "fields_in_tracker": explanation.fields_in_tracker,
+    }
+    evaluation, tier = decision.evaluation, decision.tier
+    if evaluation is None or tier is None:
+        return data
+    data.update({
+        "tier": tier.name,
+        "tier_label": tier.label,
+        "timezone": tier.calendar.timezone,
+        "observes_closures": tier.observes_closures,
+        "effective_class": evaluation.incident_class,
+        "target": None if tier.classes[evaluation.incident_class].response is None
+        else str(tier.classes[evaluation.incident_class].response),
+        "target_service_hours": _hours(evaluation.target),
+        "response_due": _iso(evaluation.due),
+        "sla_status": evaluation.status.value,
+        "service_time_used_hours": _hours(evaluation.used),
+        "service_time_left_hours": _hours(evaluation.remaining),
+        "accepted_at": _iso(evaluation.accepted_at),
+        "acceptance": evaluation.acceptance,
+        "closed_periods": [
+            {"from": p.start.isoformat(), "to": p.end.isoformat(), "reasons": list(p.reasons)}
+            for p in explanation.closed_periods
+        ],
+        "pauses": [
+            {"from": p.start.isoformat(), "to": p.end.isoformat(), "ongoing": p.ongoing}
+            for p in evaluation.pauses
+        ],
+        "reclassifications": [
+            {"at": r.at.isoformat(), "from": r.old, "to": r.new,
+             "old_target_hours": _hours(r.old_target), "new_target_hours": _hours(r.new_target)}
+            for r in evaluation.reclassifications
+        ],
+        "desired_fields": dict(decision.desired_fields),
+    })
+    return data
+
+
+def explanation_text(data: dict[str, Any]) -> str:
+    """The human-readable form of `explanation_dict`."""
+    lines = [f"Issue #{data['issue']}: {data['subject']}",
+             f"  project {data['project']}, tracker {data['tracker']}, priority "
+             f"{data['priority']}, status {data['status']}"]
+    if data["customer_rule"]:
+        rule = data["customer_rule"]
+        lines.append(f"Customer: {data['customer']} (rule {rule['name']!r}: {rule['match']})")
+    if data["class_rule"]:
+        rule = data["class_rule"]
+        lines.append(f"Class: {data['class']} (rule {rule['name']!r}: {rule['match']})")
+    if not data["classified"]:
+        lines.append(f"Unclassified: {data['reason']}. slabridge writes nothing to this issue.")
+        return "\n".join(lines)
+    lines += [
+        f"Contract: tier {data['tier']} ({data['tier_label']}), service hours in "
+        f"{data['timezone']}, company closures "
+        f"{'observed' if data['observes_closures'] else 'not observed'}",
+        f"Received: {data['received']} (from {data['received_from']})",
+        f"Target: {data['target'] or 'none agreed'}"
+        + (f" = {data['target_service_hours']:g} service hours"
+           if data["target_service_hours"] is not None else ""),
+        f"Response due: {data['response_due'] or '-'}",
+        f"SLA status: {data['sla_status']} (used {data['service_time_used_hours']:g} h"
+        + (f", left {data['service_time_left_hours']:g} h" if data["service_time_left_hours"]
+           is not None else "") + ")",
+    ]
+    if data["accepted_at"]:
+        lines.append(f"Accepted: {data['accepted_at']} ({data['acceptance']})")
+    for change in data["reclassifications"]:
+        lines.append(f"Reclassified at {change['at']}: {change['from']} -> {change['to']} "
+                     "(target recomputed from the original receipt time)")
+    for pause in data["pauses"]:
+        lines.append(f"Paused {pause['from']} - {pause['to']}"
+                     + (" (ongoing)" if pause["ongoing"] else ""))
+    if data["closed_periods"]:
+        lines.append("Closed periods skipped:")
+        for period in data["closed_periods"]:
+            lines.append(f"  {period['from']} - {period['to']}: {', '.join(period['reasons'])}")
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""The interfaces the service needs from the outside world: a tracker and a state store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol
+
+from slabridge.domain.model import IssueRecord, Journal, Ticket
+from slabridge.domain.plan import TicketUpdate
+
+
+class Tracker(Protocol):
+    """An issue tracker: list issues, read their history, write fields and notes."""
+
+    name: str
+    """Identifies the tracker instance (its URL); keys the state store."""
+    requests_made: int
+
+    def own_authors(self) -> frozenset[str]:
+        """Author ids of slabridge's own account, whose notes never accept a ticket."""
+        ...
+
+    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
+        """Issues of the configured projects, newest change first; all if since is None."""
+        ...
+
+    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
+        """Keys of issues changed since then whose last change was slabridge's own write."""
+        ...
+
+    def journal(self, key: str) -> Journal:
+        """Status changes, notes and slabridge's own note markers of one issue."""
+        ...
+
+    def fetch(self, key: str) -> tuple[Ticket, Journal]:
+        """One issue with its journal, read now."""
+        ...
+
+    def update(self, update: TicketUpdate) -> None:
+        """Write changed fields and at most one note in one request."""
+        ...
+
+
+class StateStore(Protocol):
+    """What slabridge remembers between cycles."""
+
+    def watermark(self, tracker: str) -> datetime | None:
+        """The newest `updated` time seen in the last completed listing."""
+        ...
+
+    def set_watermark(self, tracker: str, at: datetime) -> None:
+        """Record the newest `updated` time of a completed listing."""
+        ...
+
+    def get(self, tracker: str, key: str) -> IssueRecord | None:
+        """The record of one issue, if any."""
+        ...
+
+    def put(self, tracker: str, record: IssueRecord) -> None:
+        """Store (replace) the record of one issue."""
+        ...
+
+    def open_records(self, tracker: str) -> list[IssueRecord]:
+        """Records of issues last seen open."""
+        ...

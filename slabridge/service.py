@@ -1,0 +1,259 @@
+"""Use cases: one sync cycle (gather, decide, apply), the status board, an explanation."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from slabridge.domain.calendar import ClosedPeriod
+from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Ticket
+from slabridge.domain.plan import Decision, Rules, TicketUpdate, decide
+from slabridge.errors import IssueError, TrackerAuthError, TrackerError, TrackerUnavailableError
+from slabridge.ports import StateStore, Tracker
+
+log = structlog.get_logger("slabridge.sync")
+
+URGENCY = {
+    SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
+    SlaStatus.MET: 4, SlaStatus.NO_TARGET: 5,
+}
+
+
+@dataclass
+class SyncReport:
+    """What one cycle saw and did."""
+
+    mode: str
+    dry_run: bool
+    seen: int = 0
+    evaluated: int = 0
+    classified: int = 0
+    unclassified: int = 0
+    writes: int = 0
+    notes: int = 0
+    errors: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    planned: list[TicketUpdate] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "seen": self.seen,
+            "evaluated": self.evaluated,
+            "classified": self.classified,
+            "unclassified": self.unclassified,
+            "writes": self.writes,
+            "notes": self.notes,
+            "errors": self.errors,
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "statuses": self.statuses,
+            "problems": self.problems,
+            "planned": [
+                {"issue": u.ticket_key, "fields": dict(u.fields), "note": u.note,
+                 "note_keys": list(u.note_keys)}
+                for u in self.planned
+            ],
+        }
+
+
+class Syncer:
+    """Runs sync cycles of one tracker against one state store."""
+
+    def __init__(
+        self, tracker: Tracker, store: StateStore, rules: Rules, overlap: timedelta
+    ) -> None:
+        self.tracker = tracker
+        self.store = store
+        self.rules = rules
+        self.overlap = overlap
+
+    def cycle(self, now: datetime, *, dry_run: bool = False, full: bool = False) -> SyncReport:
+        """One cycle: list what changed, read journals where needed, decide, write."""
+        started = time.perf_counter()
+        requests_before = self.tracker.requests_made
+        name = self.tracker.name
+        watermark = self.store.watermark(name)
+        mode = "full" if full or watermark is None else "incremental"
+        report = SyncReport(mode=mode, dry_run=dry_run)
+        rules = replace(self.rules, ignored_authors=self.tracker.own_authors())
+        since = None if mode == "full" or watermark is None else watermark - self.overlap
+        listed: dict[str, Ticket] = {}
+        newest = watermark
+        for ticket in self.tracker.list_issues(since, open_only=full and watermark is not None):
+            listed.setdefault(ticket.key, ticket)
+            newest = ticket.updated if newest is None else max(newest, ticket.updated)
+        report.seen = len(listed)
+        mine = self.tracker.last_updated_by_self(since) if listed and since else frozenset()
+
+        known = {r.ticket.key: r for r in self.store.open_records(name)}
+        if full and watermark is not None:
+            # Open before, absent from the list of open issues now: closed, deleted or moved.
+            for key, record in known.items():
+                if key not in listed and not dry_run:
+                    self.store.put(name, replace(record, ticket=replace(record.ticket,
+                                                                        closed=True)))
+            known = {k: v for k, v in known.items() if k in listed}
+        keys = list(dict.fromkeys([*listed, *known]))
+        for key in keys:
+            stored = known.get(key) or (self.store.get(name, key) if key in listed else None)
+            current = listed.get(key) or (stored.ticket if stored else None)
+            if current is None:
+                continue
+            try:
+                self._one(current, stored, rules, now, dry_run, report, mine)
+            except TrackerAuthError:
+                raise
+            except (IssueError, TrackerUnavailableError, TrackerError) as error:
+                report.errors += 1
+                report.problems.append(str(error))
+                log.warning("issue_failed", issue=key, error=str(error))
+        if not dry_run and newest is not None:
+            self.store.set_watermark(name, newest)
+        report.requests = self.tracker.requests_made - requests_before
+        report.seconds = time.perf_counter() - started
+        log.info("cycle_done", **{k: v for k, v in report.as_dict().items()
+                                   if k not in ("planned", "problems")})
+        return report
+
+    def _one(
+        self, ticket: Ticket, record: IssueRecord | None, rules: Rules, now: datetime,
+        dry_run: bool, report: SyncReport, mine: frozenset[str],
+    ) -> None:
+        name = self.tracker.name
+        journal = record.journal if record else None
+        journal_as_of = record.journal_as_of if record else None
+        fresh_journal = False
+        accepted = record.accepted_at if record else None
+        decision = decide(ticket, journal, record, rules, now)
+        needs_journal = (
+            decision.evaluation is not None
+            and decision.evaluation.target is not None
+            and not ticket.closed
+            and accepted is None
+            and journal_as_of != ticket.updated
+        )
+        if needs_journal:
+            if ticket.updated == ticket.created:
+                # Never changed since it was created: there is no journal to read.
+                journal = Journal(initial_status=ticket.status)
+                fresh_journal = True
+            elif ticket.key in mine and record is not None and record.journal is not None:
+                # The last change was our own write: the journal we had is still complete.
+                journal = record.journal
+            else:
+                # Acceptance (status change or public note) is only in the journal.
+                journal = self.tracker.journal(ticket.key)
+                fresh_journal = True
+            journal_as_of = ticket.updated
+            decision = decide(ticket, journal, record, rules, now)
+        report.evaluated += 1
+        if decision.evaluation is None:
+            report.unclassified += 1
+            if not dry_run:
+                self.store.put(name, IssueRecord(ticket, journal, journal_as_of))
+            return
+        report.classified += 1
+        status = decision.evaluation.status.value
+        report.statuses[status] = report.statuses.get(status, 0) + 1
+        done = (record.done_keys if record else frozenset()) | (
+            journal.own_note_keys if journal else frozenset()
+        )
+        new_record = IssueRecord(
+            ticket, journal, journal_as_of, decision.class_changes,
+            decision.evaluation.accepted_at, done,
+        )
+        update = decision.update
+        if update is not None and update.note and not fresh_journal and not dry_run:
+            # The store may lag a write that succeeded just before a crash: ask the tracker.
+            written = self.tracker.journal(ticket.key).own_note_keys
+            if set(update.note_keys) <= written:
+                done |= written
+                update = replace(update, note=None, note_keys=())
+                new_record = replace(new_record, done_keys=done)
+        if update is not None and (update.fields or update.note):
+            report.planned.append(update)
+            report.notes += 1 if update.note else 0
+            if not dry_run:
+                self.tracker.update(update)
+                report.writes += 1
+                log.info("issue_updated", issue=ticket.key, fields=sorted(update.fields),
+                         note_keys=list(update.note_keys))
+                ticket = replace(ticket, sla_fields={**ticket.sla_fields, **update.fields})
+                new_record = replace(new_record, ticket=ticket,
+                                     done_keys=done | set(update.note_keys))
+        if not dry_run:
+            self.store.put(name, new_record)
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One line of the status board."""
+
+    key: str
+    subject: str
+    customer: str
+    tier: str
+    incident_class: str
+    due: datetime | None
+    left: timedelta | None
+    status: SlaStatus
+
+
+def board(store: StateStore, tracker_name: str, rules: Rules, now: datetime,
+          customer: str | None = None) -> list[BoardRow]:
+    """Open classified issues from the last sync, re-evaluated at `now`, most urgent first."""
+    rows = []
+    for record in store.open_records(tracker_name):
+        decision = decide(record.ticket, record.journal, record, rules, now)
+        evaluation = decision.evaluation
+        if evaluation is None or decision.tier is None:
+            continue
+        who = decision.classification.customer or ""
+        if customer is not None and who != customer:
+            continue
+        rows.append(BoardRow(
+            record.ticket.key, record.ticket.subject, who, decision.tier.name,
+            evaluation.incident_class, evaluation.due, evaluation.remaining, evaluation.status,
+        ))
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    rows.sort(key=lambda r: (URGENCY[r.status], r.due or far, r.key))
+    return rows
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an issue has its due time."""
+
+    decision: Decision
+    journal: Journal
+    receipt_source: str
+    closed_periods: tuple[ClosedPeriod, ...]
+    fields_in_tracker: dict[str, str]
+
+
+def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
+            now: datetime) -> Explanation:
+    """Read the issue now and explain its classification, due time and status."""
+    ticket, journal = tracker.fetch(key)
+    record = store.get(tracker.name, key)
+    rules = replace(rules, ignored_authors=tracker.own_authors())
+    decision = decide(ticket, journal, record, rules, now)
+    periods: tuple[ClosedPeriod, ...] = ()
+    if decision.evaluation is not None and decision.tier is not None:
+        end = decision.evaluation.due or now
+        periods = tuple(decision.tier.calendar.closed_periods(ticket.received, end))
+    source = ("the receipt-time field" if ticket.received_field is not None
+              else "the issue's creation time")
+    fields = {role.value: ticket.sla_fields.get(role.value, "") for role in FieldRole}
+    return Explanation(decision, journal, source, periods, fields)
+
