@@ -143,12 +143,19 @@ class Syncer:
             and journal_as_of != ticket.updated
         )
         if needs_journal:
-            if ticket.updated == ticket.created:
-                # Never changed since it was created: there is no journal to read.
+            if ticket.updated == ticket.created and not any(ticket.sla_fields.values()):
+                # Never changed since it was created (times have whole seconds, so our own
+                # write in the same second would show in our fields): no journal to read.
                 journal = Journal(initial_status=ticket.status)
                 fresh_journal = True
-            elif ticket.key in mine and record is not None and record.journal is not None:
-                # The last change was our own write: the journal we had is still complete.
+            elif (
+                ticket.key in mine
+                and record is not None
+                and record.journal is not None
+                and record.ticket.status == ticket.status
+            ):
+                # The last change was by our account and the status is as it was: only our
+                # own notes can have been added, and those never accept a ticket.
                 journal = record.journal
             else:
                 # Acceptance (status change or public note) is only in the journal.

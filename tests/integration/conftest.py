@@ -1,0 +1,130 @@
+"""A real Redmine for integration tests, started by the project's own script.
+
+The session fixture runs deploy/redmine-local/start.sh (which installs Debian's Redmine on a
+fresh machine). If that fails, every test here fails loudly; nothing is skipped. A server
+this session started is stopped at the end, by the PID start.sh printed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.integration.redmine_helpers import RedmineAdmin
+
+ROOT = Path(__file__).resolve().parents[2]
+START = ROOT / "deploy" / "redmine-local" / "start.sh"
+PORT = os.environ.get("REDMINE_PORT", "3000")
+
+
+@dataclass(frozen=True)
+class RedmineServer:
+    """Where the test Redmine listens and how to reach it."""
+
+    url: str
+    api_key: str
+    pid: int
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/login", timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redmine() -> Iterator[RedmineServer]:
+    """The local Redmine, started (and installed if need be) by deploy/redmine-local/start.sh."""
+    url = f"http://127.0.0.1:{PORT}"
+    was_running = _answers(url)
+    result = subprocess.run(
+        ["bash", str(START)], capture_output=True, text=True, timeout=1800,
+        env={**os.environ, "REDMINE_PORT": PORT}, check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"deploy/redmine-local/start.sh failed ({result.returncode}):\n{result.stderr[-3000:]}"
+        )
+    values = dict(
+        line.split("=", 1) for line in result.stdout.splitlines() if line.startswith("REDMINE_")
+    )
+    server = RedmineServer(values["REDMINE_URL"], values["REDMINE_API_KEY"],
+                           int(values["REDMINE_PID"]))
+    yield server
+    if not was_running:
+        os.kill(server.pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(server.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def admin(redmine: RedmineServer) -> RedmineAdmin:
+    """A python-redmine client with the admin key, for arranging test data."""
+    return RedmineAdmin(redmine.url, redmine.api_key)
+
+
+@dataclass
+class Workspace:
+    """Fresh projects, a config file and a state file for one test."""
+
+    config_path: Path
+    env: dict[str, str]
+    projects: dict[str, str]
+    """role (acme, globex, internal) -> project identifier"""
+
+
+CONFIG = """\
+include: [contract-terms]
+customers:
+  acme:
+    name: Acme Webshop GmbH
+    contracts: [{{tier: advanced, from: 2020-01-01}}]
+  globex:
+    name: Globex Corporation
+    contracts: [{{tier: premium, from: 2020-01-01}}]
+classification:
+  customers:
+    - name: Acme project
+      match: {{project: {acme}}}
+      customer: acme
+    - name: Globex project
+      match: {{project: {globex}}}
+      customer: globex
+tracker:
+  kind: redmine
+  url: ${{REDMINE_URL}}
+  api_key: ${{REDMINE_API_KEY}}
+  projects: [{acme}, {globex}, {internal}]
+  receipt_field: Incident received
+  overlap_seconds: 5
+state:
+  path: state.sqlite3
+"""
+
+
+@pytest.fixture
+def workspace(redmine: RedmineServer, admin: RedmineAdmin, tmp_path: Path) -> Workspace:
+    """Three new projects (Acme on Advanced, Globex on Premium, an internal one) and config."""
+    suffix = uuid.uuid4().hex[:8]
+    projects = {role: f"{role}-{suffix}" for role in ("acme", "globex", "internal")}
+    for identifier in projects.values():
+        admin.make_project(identifier)
+    config_path = tmp_path / "slabridge.yaml"
+    config_path.write_text(CONFIG.format(**projects), encoding="utf-8")
+    env = {**os.environ, "REDMINE_URL": redmine.url, "REDMINE_API_KEY": redmine.api_key}
+    return Workspace(config_path, env, projects)

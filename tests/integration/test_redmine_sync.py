@@ -1,0 +1,287 @@
+"""Sync cycles against the real local Redmine: classification, write-back, idempotence, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from slabridge.bootstrap import build_syncer
+from slabridge.config import load_config
+from slabridge.domain.plan import TicketUpdate
+from slabridge.errors import IssueError
+from slabridge.service import Syncer
+from tests.integration.conftest import Workspace
+from tests.integration.redmine_helpers import RedmineAdmin
+
+pytestmark = pytest.mark.redmine
+
+
+def syncer(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Syncer:
+    for name in ("REDMINE_URL", "REDMINE_API_KEY"):
+        monkeypatch.setenv(name, workspace.env[name])
+    return build_syncer(load_config(workspace.config_path))
+
+
+def cli(workspace: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path), *args],
+        capture_output=True, text=True, env=workspace.env, timeout=600, check=False,
+    )
+
+
+def created(admin: RedmineAdmin, issue: int) -> datetime:
+    return datetime.fromisoformat(admin.raw(issue)["created_on"])
+
+
+def test_classification_and_write_back(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Classified issues get the four fields and one note; unclassified ones are untouched."""
+    acme = workspace.projects["acme"]
+    critical = admin.make_issue(acme, "Checkout broken", priority="Urgent")
+    minor = admin.make_issue(acme, "Wrong price shown", priority="High")
+    trivial = admin.make_issue(acme, "Typo in footer", priority="Low", tracker="Feature")
+    internal = admin.make_issue(workspace.projects["internal"], "Internal task", priority="Urgent")
+
+    report = syncer(workspace, monkeypatch).cycle(datetime.now(UTC))
+
+    assert (report.seen, report.classified, report.unclassified, report.errors) == (4, 3, 1, 0)
+    config = load_config(workspace.config_path)
+    due = config.response_due("advanced", "critical", created(admin, critical))
+    assert due is not None
+    assert admin.field(critical, "SLA response due") == due.astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert admin.field(critical, "SLA response due date") == due.date().isoformat()
+    assert admin.field(critical, "SLA class") == "critical"
+    assert admin.field(critical, "SLA status") in ("running", "at_risk")
+    assert admin.field(minor, "SLA class") == "minor"
+    assert admin.field(trivial, "SLA status") == "no_target"
+    assert admin.field(trivial, "SLA response due") == ""
+    (note,) = admin.notes(critical)
+    assert note.endswith("[slabridge classified:acme:critical]")
+    assert "for Acme Webshop GmbH, Advanced (Maintenance and Service)" in note
+    assert len(admin.notes(trivial)) == 1
+    assert admin.journal_count(internal) == 0
+    assert admin.field(internal, "SLA class") == ""
+
+
+def test_second_cycle_writes_nothing(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-running a cycle changes nothing in the tracker."""
+    issue = admin.make_issue(workspace.projects["acme"], "Outage", priority="Immediate")
+    sync = syncer(workspace, monkeypatch)
+    first = sync.cycle(datetime.now(UTC))
+    journals = admin.journal_count(issue)
+    second = sync.cycle(datetime.now(UTC))
+    third = sync.cycle(datetime.now(UTC))
+    assert first.writes == 1
+    assert (second.writes, third.writes) == (0, 0)
+    assert admin.journal_count(issue) == journals == 1
+    assert third.requests <= 2
+
+
+def test_dry_run_writes_nothing(workspace: Workspace, admin: RedmineAdmin) -> None:
+    """--dry-run prints the planned writes; no journal appears and no state is kept."""
+    issue = admin.make_issue(workspace.projects["acme"], "Payment down", priority="Urgent")
+    result = cli(workspace, "sync", "--once", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True
+    (planned,) = report["planned"]
+    assert planned["issue"] == str(issue)
+    assert planned["fields"]["sla_class"] == "critical"
+    assert planned["note_keys"] == ["classified:acme:critical"]
+    assert admin.journal_count(issue) == 0
+    assert admin.field(issue, "SLA class") == ""
+    again = json.loads(cli(workspace, "sync", "--once", "--dry-run", "--json").stdout)
+    assert again["mode"] == "full"  # no watermark was stored
+
+
+def test_bad_api_key(workspace: Workspace) -> None:
+    """A wrong key stops the run with one clear line and exit code 1."""
+    workspace.env["REDMINE_API_KEY"] = "0" * 40
+    result = cli(workspace, "sync", "--once")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"slabridge: error: Redmine at {workspace.env['REDMINE_URL']} rejected the API key "
+        "(HTTP 401): check REDMINE_API_KEY"
+    )
+    assert "0" * 40 not in result.stderr + result.stdout
+
+
+def test_issue_deleted_between_listing_and_writing(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 404 on one issue is reported and skipped; the others are written."""
+    acme = workspace.projects["acme"]
+    doomed = admin.make_issue(acme, "Will vanish", priority="Urgent")
+    kept = admin.make_issue(acme, "Stays", priority="Urgent")
+    sync = syncer(workspace, monkeypatch)
+    real_update = sync.tracker.update
+
+    def delete_then_update(update: TicketUpdate) -> None:
+        if update.ticket_key == str(doomed):
+            admin.delete(doomed)
+        real_update(update)
+
+    monkeypatch.setattr(sync.tracker, "update", delete_then_update)
+    report = sync.cycle(datetime.now(UTC))
+    assert report.errors == 1
+    assert report.problems[0].startswith(f"issue #{doomed}: ResourceNotFoundError")
+    assert admin.field(kept, "SLA class") == "critical"
+    assert len(admin.notes(kept)) == 1
+
+
+def test_issue_moved_to_another_customers_project(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moving an issue to Globex's project re-evaluates it on Premium, with one new note."""
+    issue = admin.make_issue(workspace.projects["acme"], "Site down", priority="Urgent")
+    sync = syncer(workspace, monkeypatch)
+    sync.cycle(datetime.now(UTC))
+    admin.move(issue, workspace.projects["globex"])
+    report = sync.cycle(datetime.now(UTC))
+    assert report.writes == 1
+    config = load_config(workspace.config_path)
+    due = config.response_due("premium", "critical", created(admin, issue))
+    assert due is not None
+    assert admin.field(issue, "SLA response due") == due.astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    notes = admin.notes(issue)
+    assert [n.splitlines()[-1] for n in notes] == [
+        "[slabridge classified:acme:critical]", "[slabridge classified:globex:critical]",
+    ]
+    assert "Premium (All-around Care)" in notes[1]
+
+
+def test_acceptance_by_status_change_is_met(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moving the issue to In Progress before the due time meets the SLA, with one note."""
+    issue = admin.make_issue(workspace.projects["globex"], "Import fails", priority="High")
+    sync = syncer(workspace, monkeypatch)
+    sync.cycle(datetime.now(UTC))
+    admin.set_status(issue, "In Progress")
+    sync.cycle(datetime.now(UTC))
+    assert admin.field(issue, "SLA status") == "met"
+    notes = admin.notes(issue)
+    assert notes[-1].endswith("[slabridge globex:minor:met]")
+    assert sync.cycle(datetime.now(UTC)).writes == 0
+
+
+def test_receipt_field_overrides_creation_time(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone call logged later counts from when it came in; explain says so."""
+    received = "2026-11-20T14:00:00+01:00"
+    issue = admin.make_issue(workspace.projects["globex"], "Called in: shop down",
+                             priority="Urgent", Incident_received=received)
+    sync = syncer(workspace, monkeypatch)
+    sync.cycle(datetime(2026, 11, 20, 15, 0, tzinfo=UTC))
+    assert admin.field(issue, "SLA response due") == "2026-11-20T15:00:00Z"
+    assert admin.field(issue, "SLA status") == "at_risk"
+    result = cli(workspace, "explain", str(issue), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["received"] == "2026-11-20T14:00:00+01:00"
+    assert data["received_from"] == "the receipt-time field"
+    assert data["customer_rule"]["name"] == "Globex project"
+    assert data["tier"] == "premium"
+
+
+def test_killed_mid_cycle_and_rerun(workspace: Workspace, admin: RedmineAdmin) -> None:
+    """kill -9 during a cycle, run again: every issue annotated exactly once."""
+    issues = [admin.make_issue(workspace.projects["acme"], f"Bug {n}", priority="Urgent")
+              for n in range(25)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path), "sync",
+         "--once", "--log-level", "INFO"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=workspace.env,
+    )
+    assert process.stderr is not None
+    written = 0
+    for line in process.stderr:
+        if "issue_updated" in line:
+            written += 1
+            if written == 3:
+                os.kill(process.pid, signal.SIGKILL)
+                break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    annotated = sum(1 for issue in issues if admin.notes(issue))
+    assert 3 <= annotated < len(issues), "the kill must land mid-cycle"
+    result = cli(workspace, "sync", "--once")
+    assert result.returncode == 0, result.stderr
+    for issue in issues:
+        notes = admin.notes(issue)
+        assert len(notes) == 1, (issue, notes)
+        assert admin.field(issue, "SLA class") == "critical"
+
+
+def test_state_store_lost(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the state file gone, own notes and field values are recognised: no new writes."""
+    issue = admin.make_issue(workspace.projects["acme"], "Data loss", priority="Urgent")
+    syncer(workspace, monkeypatch).cycle(datetime.now(UTC))
+    for leftover in workspace.config_path.parent.glob("state.sqlite3*"):
+        leftover.unlink()
+    report = syncer(workspace, monkeypatch).cycle(datetime.now(UTC))
+    assert report.mode == "full"
+    assert report.writes == 0
+    assert len(admin.notes(issue)) == 1
+
+
+def test_status_board_and_explain_text(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The board lists open classified issues; explain names rule, tier and closed periods."""
+    acme = workspace.projects["acme"]
+    critical = admin.make_issue(acme, "Checkout broken", priority="Urgent")
+    admin.make_issue(acme, "Typo", priority="Low")
+    syncer(workspace, monkeypatch).cycle(datetime.now(UTC))
+    board = json.loads(cli(workspace, "status", "--json").stdout)
+    assert [row["issue"] for row in board][:1] == [str(critical)]
+    assert {row["class"] for row in board} == {"critical", "trivial"}
+    assert json.loads(cli(workspace, "status", "--customer", "globex", "--json").stdout) == []
+    text = cli(workspace, "explain", f"#{critical}").stdout
+    assert "Customer: acme (rule 'Acme project'" in text
+    assert "Contract: tier advanced" in text
+    assert "Received: " in text and "(from the issue's creation time)" in text
+
+
+def test_issue_error_mapping_for_unknown_issue(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading an issue that does not exist is an IssueError naming it."""
+    sync = syncer(workspace, monkeypatch)
+    with pytest.raises(IssueError, match=r"issue #99999999: ResourceNotFoundError"):
+        sync.tracker.journal("99999999")
+
+
+def test_explain_unknown_issue_exit_1(workspace: Workspace) -> None:
+    """explain on a missing issue is one line and exit 1."""
+    result = cli(workspace, "explain", "99999999")
+    assert result.returncode == 1
+    assert result.stderr.startswith("slabridge: error: issue #99999999")
+
+
+def test_cli_sync_summary(workspace: Workspace, admin: RedmineAdmin) -> None:
+    """sync --once prints a one-line summary."""
+    admin.make_issue(workspace.projects["acme"], "Slow", priority="High")
+    result = cli(workspace, "sync", "--once")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("full cycle: 1 issues seen, 1 classified, 0 unclassified, "
+                                    "1 writes (1 notes), 0 errors")
+    state = Path(workspace.config_path.parent / "state.sqlite3")
+    assert state.exists()
