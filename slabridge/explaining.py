@@ -48,6 +48,7 @@ def explanation_dict(explanation: Explanation) -> dict[str, Any]:
     evaluation, tier = decision.evaluation, decision.tier
     if evaluation is None or tier is None:
         return data
+    data["received"] = _iso(ticket.received.astimezone(tier.calendar.zone))
     data.update({
         "tier": tier.name,
         "tier_label": tier.label,

@@ -17,6 +17,10 @@ class Tracker(Protocol):
     """Identifies the tracker instance (its URL); keys the state store."""
     requests_made: int
 
+    def prepare(self) -> None:
+        """Check the connection and read reference data; stops with a clear error."""
+        ...
+
     def own_authors(self) -> frozenset[str]:
         """Author ids of slabridge's own account, whose notes never accept a ticket."""
         ...

@@ -76,11 +76,15 @@ class Syncer:
         self.store = store
         self.rules = rules
         self.overlap = overlap
+        self._prepared = False
 
     def cycle(self, now: datetime, *, dry_run: bool = False, full: bool = False) -> SyncReport:
         """One cycle: list what changed, read journals where needed, decide, write."""
         started = time.perf_counter()
         requests_before = self.tracker.requests_made
+        if not self._prepared:
+            self.tracker.prepare()
+            self._prepared = True
         name = self.tracker.name
         watermark = self.store.watermark(name)
         mode = "full" if full or watermark is None else "incremental"
@@ -143,9 +147,8 @@ class Syncer:
             and journal_as_of != ticket.updated
         )
         if needs_journal:
-            if ticket.updated == ticket.created and not any(ticket.sla_fields.values()):
-                # Never changed since it was created (times have whole seconds, so our own
-                # write in the same second would show in our fields): no journal to read.
+            if ticket.pristine:
+                # Never changed since it was created: there is no journal to read.
                 journal = Journal(initial_status=ticket.status)
                 fresh_journal = True
             elif (
@@ -251,6 +254,7 @@ class Explanation:
 def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
             now: datetime) -> Explanation:
     """Read the issue now and explain its classification, due time and status."""
+    tracker.prepare()
     ticket, journal = tracker.fetch(key)
     record = store.get(tracker.name, key)
     rules = replace(rules, ignored_authors=tracker.own_authors())

@@ -97,6 +97,7 @@ class RedmineTracker:
         self._project_names: dict[int, str] = {}
         self._field_ids: dict[str, int] = {}
         self._status_names: dict[str, str] | None = None
+        self._default_status: dict[str, str] | None = None
         self._user_id: str | None = None
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -182,6 +183,24 @@ class RedmineTracker:
             self._status_names = {str(s.id): s.name for s in statuses}
         return self._status_names
 
+    def _default_statuses(self) -> dict[str, str]:
+        if self._default_status is None:
+            trackers = self.call(lambda: self._redmine.engine.request(
+                "get", f"{self.name}/trackers.json"
+            ))["trackers"]
+            self._default_status = {
+                t["name"]: t["default_status"]["name"] for t in trackers if t.get("default_status")
+            }
+        return self._default_status
+
+    def prepare(self) -> None:
+        """Read what every cycle needs once: our user, projects, fields, statuses, trackers."""
+        self.own_authors()
+        self.project_ids()
+        self.check_fields()
+        self._statuses()
+        self._default_statuses()
+
     # --- reading -------------------------------------------------------------------------
 
     def _filters(self, updated_since: datetime | None, open_only: bool) -> dict[str, Any]:
@@ -253,6 +272,15 @@ class RedmineTracker:
             value = custom.get(name, "")
             sla_fields[role] = value if isinstance(value, str) else ",".join(value)
         category = raw.get("category", {}).get("name")
+        created = _required_time(raw["created_on"])
+        updated = _required_time(raw["updated_on"])
+        # Times have whole seconds, so "updated == created" alone could hide a change made
+        # in the same second; the default status and empty SLA fields rule that out.
+        pristine = (
+            updated == created
+            and raw["status"]["name"] == self._default_statuses().get(raw["tracker"]["name"])
+            and not any(sla_fields.values())
+        )
         return Ticket(
             key=str(raw["id"]),
             facts=TicketFacts(
@@ -264,13 +292,14 @@ class RedmineTracker:
                 custom_fields=custom,
             ),
             subject=raw.get("subject", ""),
-            created=_required_time(raw["created_on"]),
-            updated=_required_time(raw["updated_on"]),
+            created=created,
+            updated=updated,
             status=raw["status"]["name"],
             closed=bool(raw["status"].get("is_closed", False)),
             reporter=str(raw["author"]["id"]),
             received_field=received,
             sla_fields=sla_fields,
+            pristine=pristine,
         )
 
     def journal(self, key: str) -> Journal:

@@ -80,6 +80,7 @@ def _ticket(data: dict[str, Any]) -> Ticket:
         reporter=data["reporter"],
         received_field=_dt(data["received_field"]),
         sla_fields=dict(data["sla_fields"]),
+        pristine=data.get("pristine", False),
     )
 
 

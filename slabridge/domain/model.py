@@ -117,6 +117,8 @@ class Ticket:
     """When the incident really came in, from a configured field (e.g. a phone call)."""
     sla_fields: Mapping[str, str] = field(default_factory=dict)
     """Current values of slabridge's own fields, by FieldRole value ("" if empty)."""
+    pristine: bool = False
+    """The tracker shows no change since creation, so the history is known to be empty."""
 
     @property
     def received(self) -> datetime:

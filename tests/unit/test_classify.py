@@ -35,10 +35,10 @@ def test_customer_by_custom_field() -> None:
     assert run(facts) == ("initech", "trivial")
 
 
-def test_custom_field_wins_by_order() -> None:
-    """Rules are tried in order: the override field beats the priority rules."""
+def test_first_rule_wins() -> None:
+    """Rules are tried in order: the Outage category beats the priority rules."""
     facts = TicketFacts(project="globex", tracker="Bug", priority="Low",
-                        custom_fields={"SLA class override": "critical"})
+                        labels=frozenset({"outage"}))
     assert run(facts) == ("globex", "critical")
 
 
