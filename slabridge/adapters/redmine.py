@@ -38,7 +38,20 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     requests.ConnectionError, requests.Timeout,
 )
 AUTH_ERRORS: tuple[type[Exception], ...] = (rex.AuthError, rex.ImpersonateError)
-OTHER_ERRORS: tuple[type[Exception], ...] = (rex.BaseRedmineError, requests.RequestException)
+# Raised by python-redmine for misuse or features slabridge does not use: a bug or an
+# incompatible server, reported as a tracker error rather than a crash.
+MISUSE_ERRORS: tuple[type[Exception], ...] = (
+    rex.CustomFieldValueError, rex.EngineClassError, rex.ExportFormatNotSupportedError,
+    rex.ExportNotSupported, rex.FileObjectError, rex.FileUrlError, rex.NoFileError,
+    rex.ReadonlyAttrError, rex.ResourceBadMethodError, rex.ResourceError,
+    rex.ResourceFilterError, rex.ResourceNoFiltersProvidedError, rex.ResourceRequirementsError,
+    rex.ResourceSetFilterLookupError, rex.ResourceSetIndexError,
+    rex.ResourceVersionMismatchError, rex.ResultSetTotalCountError, rex.TimezoneError,
+    rex.VersionFormatError, rex.VersionMismatchError,
+)
+OTHER_ERRORS: tuple[type[Exception], ...] = (
+    *MISUSE_ERRORS, rex.BaseRedmineError, requests.RequestException,
+)
 
 
 def parse_time(text: str | None, local_zone: ZoneInfo) -> datetime | None:

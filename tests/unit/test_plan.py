@@ -1,0 +1,142 @@
+"""The per-ticket decision: which fields and which one note a ticket needs, if any."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from slabridge.config import load_config
+from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.model import IssueRecord, Journal, Note, StatusChange, Ticket, TicketFacts
+from slabridge.domain.plan import decide
+from tests.conftest import vienna
+
+CONFIG = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+RULES = CONFIG.rules(frozenset({"99"}))
+CREATED = vienna(2026, 11, 23, 9)
+
+
+def ticket(**changes: object) -> Ticket:
+    base = Ticket(
+        key="7", facts=TicketFacts(project="acme-shop", tracker="Bug", priority="Urgent"),
+        subject="Checkout broken", created=CREATED, updated=CREATED, status="New",
+        closed=False, reporter="5",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return vienna(2026, 11, 23, hour, minute)
+
+
+def test_first_sight_writes_fields_and_classified_note() -> None:
+    """A new critical Acme ticket gets all four fields and the classified note."""
+    decision = decide(ticket(), None, None, RULES, at(10))
+    assert decision.update is not None
+    assert dict(decision.update.fields) == {
+        "response_due": "2026-11-23T12:00:00Z",
+        "response_due_date": "2026-11-23",
+        "sla_class": "critical",
+        "sla_status": "running",
+    }
+    assert decision.update.note_keys == ("classified:acme:critical",)
+    assert decision.update.note is not None
+    assert note_keys_in(decision.update.note) == {"classified:acme:critical"}
+    assert "Response due by *2026-11-23 13:00 CET*" in decision.update.note
+
+
+def test_nothing_to_do_when_up_to_date() -> None:
+    """Fields equal and note done: no update."""
+    first = decide(ticket(), None, None, RULES, at(10))
+    assert first.update is not None
+    current = ticket(sla_fields=dict(first.update.fields))
+    record = IssueRecord(current, done_keys=frozenset(first.update.note_keys))
+    assert decide(current, None, record, RULES, at(10, 30)).update is None
+
+
+def test_at_risk_note_once() -> None:
+    """Crossing 75 % writes the status field and the at-risk note."""
+    first = decide(ticket(), None, None, RULES, at(10))
+    assert first.update is not None
+    current = ticket(sla_fields=dict(first.update.fields))
+    record = IssueRecord(current, done_keys=frozenset(first.update.note_keys))
+    later = decide(current, None, record, RULES, at(12))
+    assert later.update is not None
+    assert dict(later.update.fields) == {"sla_status": "at_risk"}
+    assert later.update.note_keys == ("acme:critical:at_risk",)
+
+
+def test_first_seen_breached_says_both_in_one_note() -> None:
+    """A ticket first seen after its due time gets one note with both keys."""
+    decision = decide(ticket(), None, None, RULES, at(15))
+    assert decision.update is not None
+    assert decision.update.note_keys == ("classified:acme:critical", "acme:critical:breached")
+    assert "is overdue" in (decision.update.note or "")
+
+
+def test_own_notes_in_the_journal_count_as_done() -> None:
+    """If the store was lost, markers in the journal prevent a second note."""
+    journal = Journal("New", own_note_keys=frozenset({"classified:acme:critical"}))
+    decision = decide(ticket(), journal, None, RULES, at(10))
+    assert decision.update is not None and decision.update.note is None
+
+
+def test_own_account_notes_do_not_accept() -> None:
+    """A note by slabridge's own account (id 99) is not a response."""
+    journal = Journal("New", notes=(Note(at(9, 5), "99"),))
+    decision = decide(ticket(), journal, None, RULES, at(10))
+    assert decision.evaluation is not None and decision.evaluation.accepted_at is None
+
+
+def test_status_change_meets() -> None:
+    """Accepted by a status change: status met with the met note."""
+    journal = Journal("New", status_changes=(StatusChange(at(9, 30), "New", "In Progress"),))
+    current = ticket(status="In Progress")
+    decision = decide(current, journal, None, RULES, at(10))
+    assert decision.evaluation is not None
+    assert decision.evaluation.status == "met"
+    assert decision.update is not None
+    assert decision.update.note_keys == ("classified:acme:critical", "acme:critical:met")
+
+
+def test_closed_tickets_are_never_written() -> None:
+    """slabridge does not annotate closed issues."""
+    decision = decide(ticket(closed=True), None, None, RULES, at(10))
+    assert decision.evaluation is not None
+    assert decision.update is None
+
+
+def test_unclassified_is_left_alone() -> None:
+    """No customer rule: no evaluation and no writes."""
+    decision = decide(ticket(facts=TicketFacts(project="elsewhere", priority="Urgent")),
+                      None, None, RULES, at(10))
+    assert (decision.evaluation, decision.update) == (None, None)
+    assert decision.reason == "no customer rule matched"
+
+
+def test_reclassification_is_recorded_and_recomputed() -> None:
+    """A priority raised from High to Urgent: critical target from the original receipt."""
+    minor = ticket(facts=TicketFacts(project="acme-shop", tracker="Bug", priority="High"))
+    first = decide(minor, None, None, RULES, at(10))
+    record = IssueRecord(minor, class_changes=first.class_changes)
+    raised = ticket(updated=at(10, 30))
+    decision = decide(raised, None, record, RULES, at(11))
+    assert [c.new for c in decision.class_changes] == ["minor", "critical"]
+    assert decision.evaluation is not None
+    assert decision.evaluation.due == at(13)
+    assert decision.update is not None
+    assert decision.update.note_keys == ("classified:acme:critical",)
+
+
+def test_german_templates() -> None:
+    """language: de writes German notes."""
+    config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+    settings = config.settings.model_copy(
+        update={"notes": config.settings.notes.model_copy(update={"language": "de"})}
+    )
+    german = type(config)(settings, config.source).rules()
+    decision = decide(ticket(), None, None, german, at(10))
+    assert decision.update is not None
+    assert (decision.update.note or "").startswith("*SLA:* eingestuft als")
+    assert "Fastlane" in (decision.update.note or "")
