@@ -285,3 +285,36 @@ def test_cli_sync_summary(workspace: Workspace, admin: RedmineAdmin) -> None:
                                     "1 writes (1 notes), 0 errors")
     state = Path(workspace.config_path.parent / "state.sqlite3")
     assert state.exists()
+
+
+def test_missing_custom_field_stops_with_its_name(workspace: Workspace) -> None:
+    """A configured field Redmine does not have is named, exit 1, nothing written."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    tracker_part, _ = text.split("state:\n  path: state.sqlite3\n")
+    workspace.config_path.write_text(
+        tracker_part.rstrip("\n") + "\n  fields:\n    sla_status: SLA state\n"
+        "state:\n  path: state.sqlite3\n", encoding="utf-8",
+    )
+    result = cli(workspace, "sync", "--once")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "slabridge: error: Redmine has no issue custom field named 'SLA state': create it "
+        "(deploy/redmine-local/start.sh does) or fix tracker.fields"
+    )
+
+
+def test_customer_from_list_custom_field(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule on the Customer list field picks the customer in a shared project."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    text = text.replace(
+        "    - name: Acme project\n",
+        "    - name: Customer field\n      match: {custom_fields: {Customer: Initech}}\n"
+        "      customer: globex\n    - name: Acme project\n",
+    )
+    workspace.config_path.write_text(text, encoding="utf-8")
+    issue = admin.make_issue(workspace.projects["internal"], "Report broken",
+                             priority="Urgent", Customer="Initech")
+    syncer(workspace, monkeypatch).cycle(datetime.now(UTC))
+    assert admin.notes(issue)[0].endswith("[slabridge classified:globex:critical]")
