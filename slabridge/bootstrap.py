@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from slabridge.adapters.jira import JiraTracker
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.adapters.state_sqlite import SqliteStateStore
 from slabridge.config import Config
@@ -13,7 +14,7 @@ from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
 from slabridge.ports import Tracker
 from slabridge.service import Syncer
-from slabridge.settings import expand_env
+from slabridge.settings import FieldNameSettings, expand_env
 
 
 def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Tracker:
@@ -30,21 +31,37 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
         raise ConfigError([config.source.problem("api_key is required", ("tracker", "api_key"))])
     api_key = expand_env(settings.api_key, ("tracker", "api_key"), config.source, environ)
     register_secret(api_key)
-    if settings.kind != "redmine":
-        raise ConfigError([config.source.problem(
-            f"tracker kind {settings.kind!r} is not available in this version", ("tracker", "kind")
-        )])
     if not settings.projects:
         raise ConfigError([config.source.problem(
             "list the projects to poll", ("tracker", "projects")
         )])
     default_zone = config.tier(config.settings.default_tier).calendar.timezone
+    if settings.kind == "jira":
+        email = None
+        if settings.email:
+            email = expand_env(settings.email, ("tracker", "email"), config.source, environ)
+        return JiraTracker(
+            url, settings.projects, token=api_key, email=email,
+            api_version=settings.api_version,
+            field_names=settings.fields.model_dump() if settings.fields else None,
+            wanted_fields=rule_fields(config), receipt_field=settings.receipt_field,
+            board_id=settings.board_id, local_zone=default_zone,
+            timeout=settings.timeout_seconds, retries=settings.retries,
+        )
     return RedmineTracker(
-        url, api_key, settings.projects, settings.fields.model_dump(),
+        url, api_key, settings.projects, (settings.fields or FieldNameSettings()).model_dump(),
         receipt_field=settings.receipt_field, local_zone=default_zone,
         verify_tls=settings.verify_tls, timeout=settings.timeout_seconds,
         retries=settings.retries,
     )
+
+
+def rule_fields(config: Config) -> tuple[str, ...]:
+    """Custom field names the classification rules look at (the tracker must read them)."""
+    names: dict[str, None] = {}
+    for rule in (*config.customer_rules, *config.class_rules):
+        names.update(dict.fromkeys(rule.match.custom_fields))
+    return tuple(names)
 
 
 def state_path(config: Config, environ: dict[str, str] | None = None) -> Path:

@@ -218,8 +218,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     tracker = build_tracker(config)
     store = SqliteStateStore(state_path(config))
     key = args.issue.lstrip("#")
-    if not key.isdigit():
-        raise UsageError(f"{args.issue!r} is not an issue number")
+    if not key or not all(ch.isalnum() or ch in "-_" for ch in key):
+        raise UsageError(f"{args.issue!r} is not an issue number or key (e.g. 42 or ACME-7)")
     explanation = explain(tracker, store, config.rules(), key, _now())
     data = explanation_dict(explanation)
     if args.json:
@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_status)
 
     explain_cmd = sub.add_parser("explain", help="why an issue has its due time")
-    explain_cmd.add_argument("issue", help="issue number, e.g. 42 or #42")
+    explain_cmd.add_argument("issue", help="issue number or key, e.g. 42, #42 or ACME-7")
     explain_cmd.add_argument("--json", action="store_true", help="print JSON")
     explain_cmd.set_defaults(handler=cmd_explain)
     return parser

@@ -372,7 +372,17 @@ class TrackerSettings(Strict):
 
     kind: Literal["redmine", "jira"]
     url: Name
-    api_key: str | None = None
+    api_key: str | None = Field(
+        default=None,
+        description="Redmine API key; Jira Cloud API token (with email); Jira Data Center "
+        "personal access token (without email)",
+    )
+    email: str | None = Field(default=None, description="Jira Cloud: the API user's e-mail")
+    api_version: Literal["auto", "2", "3"] = Field(
+        default="auto", description="Jira REST version: auto is 3 on Cloud, 2 on Data Center"
+    )
+    board_id: int | None = Field(default=None, description="Jira: board whose active sprint "
+                                 "is the current sprint")
     projects: tuple[str, ...] = Field(default=(), description="project identifiers to poll")
     verify_tls: bool = True
     timeout_seconds: float = Field(default=30, gt=0, le=600)
@@ -384,7 +394,11 @@ class TrackerSettings(Strict):
     receipt_field: str | None = Field(
         default=None, description="custom field holding when the incident really came in",
     )
-    fields: FieldNameSettings = FieldNameSettings()
+    fields: FieldNameSettings | None = Field(
+        default=None,
+        description="custom field names to write; Redmine: defaults to the SLA fields of "
+        "the setup script; Jira: unset means the issue property slabridge.sla",
+    )
 
 
 class NotesSettings(Strict):

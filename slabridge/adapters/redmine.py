@@ -347,6 +347,8 @@ class RedmineTracker:
 
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
         """One issue with its journal, read now."""
+        if not key.isdigit():
+            raise IssueError(f"issue {key!r}: Redmine issue ids are numbers")
         self.project_ids()
         raw = self.call(
             lambda: self._redmine.engine.request(

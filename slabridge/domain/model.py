@@ -150,3 +150,27 @@ class IssueRecord:
     accepted_at: datetime | None = None
     done_keys: frozenset[str] = frozenset()
     """Keys of the notes already written (recorded as each write succeeded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sprint:
+    """A sprint (Jira) or an open version (Redmine) that issues can be moved into."""
+
+    id: str
+    name: str
+    state: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeEntry:
+    """Time spent (Redmine time entry, Jira worklog), for the hour ledger."""
+
+    id: str
+    ticket_key: str | None
+    author: str
+    started: datetime
+    seconds: int
+    updated: datetime
+    comment: str = ""

@@ -46,6 +46,8 @@ class TicketUpdate:
     fields: Mapping[str, str]
     note: str | None = None
     note_keys: tuple[str, ...] = ()
+    all_fields: Mapping[str, str] = field(default_factory=dict)
+    """Every field's desired value, for trackers that store them as one document."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ def decide(
     note, keys = _note(ticket, customer, incident_class, tier, evaluation, done, rules)
     if not fields and note is None:
         return decision
-    update = TicketUpdate(ticket.key, fields, note, keys)
+    update = TicketUpdate(ticket.key, fields, note, keys, desired)
     return Decision(ticket, classification, changes, tier, evaluation, update,
                     desired_fields=desired)
 
