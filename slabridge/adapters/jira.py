@@ -149,7 +149,8 @@ class JiraTracker:
             get_server_info=False,
             max_retries=retries,
             timeout=timeout,
-            options={"rest_api_version": "3" if api_version == "auto" else api_version},
+            # v2 exists on Cloud and Data Center alike: serverInfo decides what "auto" means.
+            options={"rest_api_version": "2" if api_version == "auto" else api_version},
         )
         self._client._session.hooks["response"].append(self._count)
         self.deployment: str | None = None
@@ -222,8 +223,14 @@ class JiraTracker:
                 "3" if self.deployment == "cloud" else "2"
             )
         self._user = self._get("myself")
-        for field in self._get("field"):
+        fields = self._get("field")
+        for field in fields:
             self._fields_by_name.setdefault(field["name"], field)
+        # Prime the library's own field cache (JQL names to ids) with the same answer, so
+        # the search does not read /field a second time.
+        self._client._fields_cache_value = {
+            name: field["id"] for field in fields for name in field.get("clauseNames", [])
+        }
         wanted = list(self._wanted)
         if self._receipt_field:
             wanted.append(self._receipt_field)
