@@ -292,3 +292,25 @@ def test_adf_round_trip() -> None:
     document = to_adf("*SLA met:* accepted.\n\n[slabridge acme:minor:met]")
     assert document["content"][0]["content"][0]["marks"] == [{"type": "strong"}]
     assert adf_text(document) == "SLA met: accepted. [slabridge acme:minor:met]"
+
+
+def test_cli_sync_status_and_explain_on_jira(
+    jira: responses.RequestsMock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sync`, `status` and `explain` work unchanged with kind: jira."""
+    from slabridge.cli import run
+
+    stub_reference(jira)
+    stub_search_pages(jira)
+    stub_property_writes(jira)
+    path = str(write_config(tmp_path))
+    assert run(["--config", path, "sync", "--once"]) == 0
+    assert capsys.readouterr().out.startswith("full cycle: 4 issues seen, 4 classified")
+    assert run(["--config", path, "status", "--json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert {row["issue"] for row in board} == {"ACME-1", "ACME-2", "GLX-3", "SHARED-4"}
+    jira.get(f"{CLOUD}/rest/api/3/issue/ACME-1", json=load("issue_changelog"))
+    assert run(["--config", path, "explain", "ACME-1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["customer"], data["tier"], data["sla_status"]) == ("acme", "advanced", "met")
+    assert data["acceptance"] == "status changed to In Progress"
