@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,8 +79,15 @@ class Syncer:
         self.overlap = overlap
         self._prepared = False
 
-    def cycle(self, now: datetime, *, dry_run: bool = False, full: bool = False) -> SyncReport:
-        """One cycle: list what changed, read journals where needed, decide, write."""
+    def cycle(
+        self, now: datetime, *, dry_run: bool = False, full: bool = False,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> SyncReport:
+        """One cycle: list what changed, read journals where needed, decide, write.
+
+        `should_stop` is asked between issues: a daemon told to stop finishes the write in
+        progress and leaves the rest (and the watermark) for the next run.
+        """
         started = time.perf_counter()
         requests_before = self.tracker.requests_made
         if not self._prepared:
@@ -108,7 +116,12 @@ class Syncer:
                                                                         closed=True)))
             known = {k: v for k, v in known.items() if k in listed}
         keys = list(dict.fromkeys([*listed, *known]))
+        stopped = False
         for key in keys:
+            if should_stop():
+                stopped = True
+                report.problems.append("stopped before the cycle was complete")
+                break
             stored = known.get(key) or (self.store.get(name, key) if key in listed else None)
             current = listed.get(key) or (stored.ticket if stored else None)
             if current is None:
@@ -121,7 +134,7 @@ class Syncer:
                 report.errors += 1
                 report.problems.append(str(error))
                 log.warning("issue_failed", issue=key, error=str(error))
-        if not dry_run and newest is not None:
+        if not dry_run and newest is not None and not stopped:
             self.store.set_watermark(name, newest)
         report.requests = self.tracker.requests_made - requests_before
         report.seconds = time.perf_counter() - started

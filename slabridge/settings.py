@@ -415,6 +415,21 @@ class StateSettings(Strict):
     path: Name = ".slabridge/state.sqlite3"
 
 
+class DaemonSettings(Strict):
+    """`slabridge run`: how often to poll, when to reconcile, where to report health."""
+
+    interval_seconds: int = Field(default=60, ge=5, le=86400)
+    reconcile_at: str = Field(default="02:30", pattern=r"^\d{2}:\d{2}$",
+                              description="local time of the nightly full reconciliation")
+    health_host: str = "127.0.0.1"
+    health_port: int | None = Field(default=9464, ge=0, le=65535,
+                                    description="port for /healthz and /metrics; null: off")
+    unhealthy_after_cycles: int = Field(
+        default=3, ge=1, description="/healthz fails when the last good cycle is older than "
+        "this many intervals",
+    )
+
+
 NOTE_KINDS = (
     "classified", "classified_at_risk", "classified_breached", "classified_met",
     "classified_no_target", "at_risk", "breached", "met",
@@ -436,6 +451,7 @@ class Settings(Strict):
     tracker: TrackerSettings | None = None
     notes: NotesSettings = NotesSettings()
     state: StateSettings = StateSettings()
+    daemon: DaemonSettings = DaemonSettings()
 
 
 def json_schema() -> dict[str, Any]:
