@@ -7,12 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from slabridge.adapters.jira import JiraTracker
+from slabridge.adapters.notify_email import EmailNotifier
+from slabridge.adapters.notify_webhook import WebhookNotifier
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.adapters.state_sqlite import SqliteStateStore
 from slabridge.config import Config
 from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
-from slabridge.ports import Tracker
+from slabridge.ports import Notifier, Tracker
 from slabridge.service import Syncer
 from slabridge.settings import FieldNameSettings, expand_env
 
@@ -52,8 +54,32 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
         url, api_key, settings.projects, (settings.fields or FieldNameSettings()).model_dump(),
         receipt_field=settings.receipt_field, local_zone=default_zone,
         verify_tls=settings.verify_tls, timeout=settings.timeout_seconds,
-        retries=settings.retries,
+        retries=settings.retries, sprint_rule=config.settings.handling.redmine_sprint,
     )
+
+
+def build_notifiers(config: Config, environ: dict[str, str] | None = None) -> dict[str, Notifier]:
+    """One notifier per configured channel, secrets from the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    notifiers: dict[str, Notifier] = {}
+    for name, channel in config.settings.escalation.channels.items():
+        path = ("escalation", "channels", name)
+        if channel.kind == "email":
+            password = None
+            if channel.password:
+                password = expand_env(channel.password, (*path, "password"), config.source,
+                                      environ)
+                register_secret(password)
+            notifiers[name] = EmailNotifier(
+                channel.smtp_host, channel.smtp_port, channel.sender or "", channel.to,
+                starttls=channel.starttls, username=channel.username, password=password,
+                timeout=channel.timeout_seconds,
+            )
+        else:
+            url = expand_env(channel.url or "", (*path, "url"), config.source, environ)
+            register_secret(url)
+            notifiers[name] = WebhookNotifier(url, channel.timeout_seconds)
+    return notifiers
 
 
 def rule_fields(config: Config) -> tuple[str, ...]:
@@ -80,4 +106,4 @@ def build_syncer(config: Config) -> Syncer:
     tracker = build_tracker(config)
     store = SqliteStateStore(state_path(config))
     overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
-    return Syncer(tracker, store, config.rules(), overlap)
+    return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config))

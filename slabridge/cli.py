@@ -183,6 +183,35 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon: poll cycles, the nightly reconciliation, /healthz and /metrics."""
+    # Imported here so that the one-shot commands do not pay for APScheduler and prometheus.
+    from slabridge.scheduler import Daemon
+
+    configure_logs(json_output=True if args.json_logs else None, level=args.log_level)
+    path = find_config_path(args.config)
+    config = load_config(path)
+    overrides: dict[str, int | None] = {}
+    if args.interval is not None:
+        overrides["interval_seconds"] = args.interval
+    if args.health_port is not None:
+        overrides["health_port"] = None if args.health_port == "off" else int(args.health_port)
+    return Daemon(path, config, overrides=overrides).run()
+
+
+def _interval(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 5 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole seconds from 5 to 86400")
+    return value
+
+
+def _port(text: str) -> str:
+    if text != "off" and not (text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a port 0-65535 (0: any free) or off")
+    return text
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the board of open issues from the last sync."""
     config = _config(args)
@@ -281,6 +310,26 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--json", action="store_true", help="print the summary as JSON")
     sync.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
     sync.set_defaults(handler=cmd_sync)
+
+    run_cmd = sub.add_parser(
+        "run", help="the daemon: sync every interval, reconcile nightly, serve /healthz",
+        description="Run unattended: a sync cycle every daemon.interval_seconds (the first at "
+        "once), a full reconciliation daily at daemon.reconcile_at (local time of the default "
+        "tier's calendar), /healthz and /metrics (Prometheus) on daemon.health_host:"
+        "health_port. SIGHUP reloads the configuration file (on an error the running one "
+        "stays); SIGTERM or SIGINT finish the current write and exit 0. Logs go to stderr.",
+    )
+    run_cmd.add_argument("--interval", type=_interval, metavar="SECONDS",
+                         help="seconds between cycles (default: daemon.interval_seconds, 60)")
+    run_cmd.add_argument("--health-port", type=_port, metavar="PORT",
+                         help="port for /healthz and /metrics; 0 picks a free one (logged as "
+                         "health_listening); off disables (default: daemon.health_port, 9464)")
+    run_cmd.add_argument("--log-level", default="INFO", type=str.upper,
+                         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                         help="log level (default INFO)")
+    run_cmd.add_argument("--json-logs", action="store_true",
+                         help="JSON log lines even on a terminal (the default elsewhere)")
+    run_cmd.set_defaults(handler=cmd_run)
 
     status = sub.add_parser("status", help="board of open issues, most urgent first")
     status.add_argument("--customer", help="only this customer's issues")

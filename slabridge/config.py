@@ -22,7 +22,8 @@ from slabridge.domain.contracts import (
     Tier,
 )
 from slabridge.domain.durations import ServiceDuration
-from slabridge.domain.model import HANDLING_TEXT
+from slabridge.domain.escalation import Escalations, LadderRule, Step
+from slabridge.domain.model import HANDLING_TEXT, SlaStatus
 from slabridge.domain.plan import Rules
 from slabridge.domain.sla import SlaPolicy
 from slabridge.errors import ConfigError, UsageError
@@ -269,6 +270,35 @@ class Config:
                 notes.templates[notes.language], notes.handling.get(notes.language, {})
             ),
             ignored_authors=ignored_authors,
+            contract_for=self.contract_for,
+            escalations=self.escalations(),
+            standard_critical=self.settings.handling.standard_critical,
+            on_call_channel=self.settings.escalation.on_call_channel,
+        )
+
+    def contract_for(self, customer: str, day: date) -> Contract | None:
+        """The customer's contract in force on `day`, if any."""
+        found = self.customers.get(customer)
+        return found.contract_at(day) if found else None
+
+    def escalations(self) -> Escalations | None:
+        """The configured ladders, or None if there are none."""
+        settings = self.settings.escalation
+        if not settings.rules:
+            return None
+        return Escalations(
+            ladders={
+                name: tuple(
+                    Step(s.name, SlaStatus(s.when), s.mention, s.watchers, s.raise_priority,
+                         s.reassign, s.notify)
+                    for s in steps
+                )
+                for name, steps in settings.ladders.items()
+            },
+            rules=tuple(
+                LadderRule(r.ladder, frozenset(r.tiers), frozenset(r.classes))
+                for r in settings.rules
+            ),
         )
 
     def terms(self) -> list[TermsRow]:

@@ -7,6 +7,7 @@
         ├── TrackerAuthError    credentials rejected: stop the run
         ├── TrackerUnavailableError  5xx, timeouts, connection errors: retry later
         └── IssueError          one issue cannot be read or written (403, 404, 422)
+    NotificationError           an e-mail or webhook could not be delivered: retried next cycle
 
 Anything else reaching the top is a bug: it gets a traceback in the log and exit 3.
 """
@@ -69,3 +70,7 @@ class TrackerUnavailableError(TrackerError):
 
 class IssueError(TrackerError):
     """One issue cannot be read or written; the others go on."""
+
+
+class NotificationError(SlabridgeError):
+    """A notification channel failed; the escalation step is retried next cycle."""

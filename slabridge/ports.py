@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Protocol
 
-from slabridge.domain.model import IssueRecord, Journal, Ticket
-from slabridge.domain.plan import TicketUpdate
+from slabridge.domain.model import IssueRecord, Journal, Sprint, Ticket
+from slabridge.domain.plan import Notification, TicketUpdate
 
 
 class Tracker(Protocol):
@@ -42,7 +42,19 @@ class Tracker(Protocol):
         ...
 
     def update(self, update: TicketUpdate) -> None:
-        """Write changed fields and at most one note in one request."""
+        """Write changed fields, at most one note, and the escalation's tracker actions."""
+        ...
+
+    def current_sprint(self, project: str) -> Sprint | None:
+        """The sprint a Fastlane issue goes into (never a closed one), if there is one."""
+        ...
+
+
+class Notifier(Protocol):
+    """A channel for escalation messages."""
+
+    def send(self, notification: Notification) -> None:
+        """Deliver one message; raises NotificationError if it could not."""
         ...
 
 
@@ -67,4 +79,12 @@ class StateStore(Protocol):
 
     def open_records(self, tracker: str) -> list[IssueRecord]:
         """Records of issues last seen open."""
+        ...
+
+    def all_records(self, tracker: str) -> list[IssueRecord]:
+        """Every record of a tracker."""
+        ...
+
+    def flag_once(self, tracker: str, key: str, on: bool) -> bool:
+        """Set (on) or clear a flag; True if it was just set (report once, not every cycle)."""
         ...

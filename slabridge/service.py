@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +11,21 @@ from typing import Any
 import structlog
 
 from slabridge.domain.calendar import ClosedPeriod
-from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Ticket
-from slabridge.domain.plan import Decision, Rules, TicketUpdate, decide
-from slabridge.errors import IssueError, TrackerAuthError, TrackerError, TrackerUnavailableError
-from slabridge.ports import StateStore, Tracker
+from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Sprint, Ticket
+from slabridge.domain.plan import Context, Decision, Rules, TicketUpdate, decide
+from slabridge.errors import (
+    IssueError,
+    NotificationError,
+    TrackerAuthError,
+    TrackerError,
+    TrackerUnavailableError,
+)
+from slabridge.ports import Notifier, StateStore, Tracker
 
 log = structlog.get_logger("slabridge.sync")
+
+# Sprints change rarely: the daemon asks again after this long (a one-shot run asks once).
+SPRINT_TTL_SECONDS = 600
 
 URGENCY = {
     SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
@@ -36,6 +45,7 @@ class SyncReport:
     unclassified: int = 0
     writes: int = 0
     notes: int = 0
+    notifications: int = 0
     errors: int = 0
     requests: int = 0
     seconds: float = 0.0
@@ -54,6 +64,7 @@ class SyncReport:
             "unclassified": self.unclassified,
             "writes": self.writes,
             "notes": self.notes,
+            "notifications": self.notifications,
             "errors": self.errors,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
@@ -71,13 +82,18 @@ class Syncer:
     """Runs sync cycles of one tracker against one state store."""
 
     def __init__(
-        self, tracker: Tracker, store: StateStore, rules: Rules, overlap: timedelta
+        self, tracker: Tracker, store: StateStore, rules: Rules, overlap: timedelta,
+        notifiers: Mapping[str, Notifier] | None = None,
     ) -> None:
         self.tracker = tracker
         self.store = store
         self.rules = rules
         self.overlap = overlap
+        self.notifiers = dict(notifiers or {})
         self._prepared = False
+        # project -> (current sprint, monotonic time looked up); see SPRINT_TTL_SECONDS
+        self._sprints: dict[str, tuple[Sprint | None, float]] = {}
+        self._all_records: list[IssueRecord] | None = None
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -107,6 +123,7 @@ class Syncer:
         report.seen = len(listed)
         mine = self.tracker.last_updated_by_self(since) if listed and since else frozenset()
 
+        self._all_records = None
         known = {r.ticket.key: r for r in self.store.open_records(name)}
         if full and watermark is not None:
             # Open before, absent from the list of open issues now: closed, deleted or moved.
@@ -130,7 +147,8 @@ class Syncer:
                 self._one(current, stored, rules, now, dry_run, report, mine)
             except TrackerAuthError:
                 raise
-            except (IssueError, TrackerUnavailableError, TrackerError) as error:
+            except (IssueError, TrackerUnavailableError, TrackerError,
+                    NotificationError) as error:
                 report.errors += 1
                 report.problems.append(str(error))
                 log.warning("issue_failed", issue=key, error=str(error))
@@ -179,6 +197,9 @@ class Syncer:
                 fresh_journal = True
             journal_as_of = ticket.updated
             decision = decide(ticket, journal, record, rules, now)
+        if decision.wants_sprint or decision.needs_emergency_count:
+            context = self._context(decision, report, dry_run)
+            decision = decide(ticket, journal, record, rules, now, context)
         report.evaluated += 1
         if decision.evaluation is None:
             report.unclassified += 1
@@ -203,10 +224,12 @@ class Syncer:
                 done |= written
                 update = replace(update, note=None, note_keys=())
                 new_record = replace(new_record, done_keys=done)
-        if update is not None and (update.fields or update.note):
+        if update is not None and not update.empty:
             report.planned.append(update)
             report.notes += 1 if update.note else 0
             if not dry_run:
+                done = self._notify(update, new_record, done, report)
+                new_record = replace(new_record, done_keys=done)
                 self.tracker.update(update)
                 report.writes += 1
                 log.info("issue_updated", issue=ticket.key, fields=sorted(update.fields),
@@ -216,6 +239,81 @@ class Syncer:
                                      done_keys=done | set(update.note_keys))
         if not dry_run:
             self.store.put(name, new_record)
+
+
+    def _context(self, decision: Decision, report: SyncReport, dry_run: bool) -> Context:
+        """Look up what the decision asked for: the current sprint, the emergency count."""
+        ticket = decision.ticket
+        sprint = None
+        if decision.wants_sprint:
+            project = ticket.facts.project
+            cached = self._sprints.get(project)
+            if cached is None or time.monotonic() - cached[1] > SPRINT_TTL_SECONDS:
+                found = self.tracker.current_sprint(project)
+                self._sprints[project] = (found, time.monotonic())
+                missing = found is None
+                first_time = (dry_run and missing) or (not dry_run and self.store.flag_once(
+                    self.tracker.name, f"no-sprint:{project}", missing
+                ))
+                if first_time:
+                    report.problems.append(f"project {project} has no current sprint: "
+                                           "Fastlane issues stay where they are")
+                    log.warning("no_current_sprint", project=project)
+            sprint = self._sprints[project][0]
+        emergency = None
+        if decision.needs_emergency_count:
+            emergency = self._emergency_number(decision, report)
+        return Context(current_sprint=sprint, sprint_known=decision.wants_sprint,
+                       emergency=emergency)
+
+    def _emergency_number(self, decision: Decision, report: SyncReport) -> tuple[int, int]:
+        """This ticket's place among its customer's emergency tickets of the month."""
+        ticket, tier = decision.ticket, decision.tier
+        customer = decision.classification.customer
+        assert tier is not None and customer is not None  # noqa: S101 - classified
+        contract = self.rules.contract_for(customer, ticket.received.date())
+        quota = contract.emergency_tickets if contract else 0
+        zone = tier.calendar.zone
+        month = ticket.received.astimezone(zone).strftime("%Y-%m")
+        if self._all_records is None:
+            self._all_records = self.store.all_records(self.tracker.name)
+        received = {ticket.key: ticket.received}
+        for record in self._all_records:
+            other = record.ticket
+            if other.key in received or not record.class_changes:
+                continue
+            outcome = decide(other, record.journal, record, self.rules, other.received)
+            if (outcome.classification.customer == customer
+                    and outcome.classification.incident_class == "critical"
+                    and other.received.astimezone(zone).strftime("%Y-%m") == month
+                    and not tier.calendar.is_open(other.received)):
+                received[other.key] = other.received
+        order = sorted(received, key=lambda key: (received[key], key))
+        number = order.index(ticket.key) + 1
+        if number > quota:
+            report.problems.append(
+                f"customer {customer} is over its emergency-ticket quota in {month}: "
+                f"{number} of {quota} ({ticket.key})"
+            )
+            log.warning("emergency_quota_exceeded", customer=customer, month=month,
+                        number=number, quota=quota)
+        return number, quota
+
+    def _notify(self, update: TicketUpdate, record: IssueRecord, done: frozenset[str],
+                report: SyncReport) -> frozenset[str]:
+        """Send the update's notifications not yet sent, recording each at once."""
+        for notification in update.notifications:
+            if notification.key in done:
+                continue
+            notifier = self.notifiers.get(notification.channel)
+            if notifier is None:
+                raise NotificationError(f"no channel named {notification.channel!r}")
+            notifier.send(notification)
+            done = done | {notification.key}
+            self.store.put(self.tracker.name, replace(record, done_keys=done))
+            report.notifications += 1
+            log.info("notified", issue=update.ticket_key, channel=notification.channel)
+        return done
 
 
 @dataclass(frozen=True)

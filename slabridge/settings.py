@@ -365,6 +365,9 @@ class FieldNameSettings(Strict):
     response_due_date: Name = "SLA response due date"
     sla_class: Name = "SLA class"
     sla_status: Name = "SLA status"
+    sla_handling: str | None = Field(
+        default="SLA handling", description="how the contract says to handle it; null: skip",
+    )
 
 
 class TrackerSettings(Strict):
@@ -415,6 +418,76 @@ class StateSettings(Strict):
     path: Name = ".slabridge/state.sqlite3"
 
 
+class ChannelSettings(Strict):
+    """Where escalations are sent: e-mail over SMTP or a JSON webhook."""
+
+    kind: Literal["email", "webhook"]
+    to: tuple[str, ...] = ()
+    sender: str | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = Field(default=None, description="${ENV_VAR} reference")
+    url: str | None = Field(default=None, description="webhook URL (may be ${ENV_VAR})")
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _check(self) -> Any:
+        if self.kind == "email" and (not self.to or not self.sender):
+            raise ValueError("an email channel needs `to` and `sender`")
+        if self.kind == "webhook" and not self.url:
+            raise ValueError("a webhook channel needs `url`")
+        if self.password and not _ENV_REF.fullmatch(self.password.strip()):
+            raise ValueError("secrets must not be written into the file: use ${ENV_VAR}")
+        return self
+
+
+class StepSettings(Strict):
+    """One escalation step."""
+
+    name: Name
+    when: Literal["at_risk", "breached"]
+    mention: tuple[str, ...] = ()
+    watchers: tuple[str, ...] = ()
+    raise_priority: str | None = None
+    reassign: str | None = None
+    notify: tuple[str, ...] = ()
+
+
+class LadderRuleSettings(Strict):
+    """Which ladder applies to which tiers and classes (empty lists: all)."""
+
+    ladder: Name
+    tiers: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+
+
+class EscalationSettings(Strict):
+    """Escalation ladders, the rules choosing them, and notification channels."""
+
+    channels: dict[str, ChannelSettings] = {}
+    ladders: dict[str, tuple[StepSettings, ...]] = {}
+    rules: tuple[LadderRuleSettings, ...] = ()
+    on_call_channel: str | None = Field(
+        default=None, description="channel for critical escalations outside service hours "
+        "on contracts with reachability_24x7",
+    )
+
+
+class HandlingSettings(Strict):
+    """How the handling of each class is carried out in the tracker."""
+
+    standard_critical: Literal["move", "mark"] = Field(
+        default="mark", description="critical on Standard: move into the current sprint, or "
+        "only mark it for the project manager",
+    )
+    redmine_sprint: Literal["current_dates", "default_version"] = Field(
+        default="current_dates", description="Redmine's current sprint: the open version due "
+        "soonest from today, or the project's default version",
+    )
+
+
 class DaemonSettings(Strict):
     """`slabridge run`: how often to poll, when to reconcile, where to report health."""
 
@@ -432,7 +505,8 @@ class DaemonSettings(Strict):
 
 NOTE_KINDS = (
     "classified", "classified_at_risk", "classified_breached", "classified_met",
-    "classified_no_target", "at_risk", "breached", "met",
+    "classified_no_target", "at_risk", "breached", "met", "escalation", "moved_to_sprint",
+    "emergency", "emergency_over",
 )
 
 
@@ -452,6 +526,8 @@ class Settings(Strict):
     notes: NotesSettings = NotesSettings()
     state: StateSettings = StateSettings()
     daemon: DaemonSettings = DaemonSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    handling: HandlingSettings = HandlingSettings()
 
 
 def json_schema() -> dict[str, Any]:
@@ -539,6 +615,7 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
         problems.append(source.problem(
             "secrets must not be written into the file: use ${ENV_VAR}", ("tracker", "api_key")
         ))
+    problems += _check_escalation(settings, source)
     notes = settings.notes
     if notes.language not in notes.templates:
         problems.append(source.problem(
@@ -551,6 +628,39 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
                 problems.append(source.problem(
                     f"template {kind!r} missing", ("notes", "templates", notes.language)
                 ))
+    return problems
+
+
+def _check_escalation(settings: Settings, source: Source) -> list[ConfigProblem]:
+    escalation = settings.escalation
+    problems: list[ConfigProblem] = []
+    for name, steps in escalation.ladders.items():
+        for index, step in enumerate(steps):
+            for channel in step.notify:
+                if channel not in escalation.channels:
+                    problems.append(source.problem(
+                        f"unknown channel {channel!r}: one of {sorted(escalation.channels)}",
+                        ("escalation", "ladders", name, index, "notify"),
+                    ))
+    for index, rule in enumerate(escalation.rules):
+        if rule.ladder not in escalation.ladders:
+            problems.append(source.problem(
+                f"unknown ladder {rule.ladder!r}: one of {sorted(escalation.ladders)}",
+                ("escalation", "rules", index, "ladder"),
+            ))
+        for tier in rule.tiers:
+            if tier not in settings.tiers:
+                problems.append(source.problem(
+                    f"unknown tier {tier!r}", ("escalation", "rules", index, "tiers")))
+        for incident_class in rule.classes:
+            if incident_class not in settings.classes:
+                problems.append(source.problem(
+                    f"unknown incident class {incident_class!r}",
+                    ("escalation", "rules", index, "classes")))
+    if escalation.on_call_channel and escalation.on_call_channel not in escalation.channels:
+        problems.append(source.problem(
+            f"unknown channel {escalation.on_call_channel!r}",
+            ("escalation", "on_call_channel")))
     return problems
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
 
 from slabridge.config import Config, load_config
 
@@ -21,3 +23,10 @@ def vienna(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> d
 def shipped() -> Config:
     """The shipped contract terms, loaded once."""
     return load_config(None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Commands configure structlog globally; every test starts from the defaults."""
+    yield
+    structlog.reset_defaults()

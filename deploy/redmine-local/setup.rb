@@ -48,6 +48,8 @@ fields = [
   ensure_issue_cf('SLA response due date', 'date'),
   ensure_issue_cf('SLA class', 'string'),
   ensure_issue_cf('SLA status', 'string'),
+  ensure_issue_cf('SLA handling', 'string',
+                  description: 'How the contract says to handle the incident (slabridge)'),
   ensure_issue_cf('Customer', 'list', possible_values: current | wanted),
   ensure_issue_cf('Incident received', 'string',
                   description: 'ISO 8601 time the incident actually came in (e.g. by phone)'),

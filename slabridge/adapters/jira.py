@@ -98,6 +98,26 @@ def adf_text(node: Any) -> str:
     return ""
 
 
+def _with_mentions(document: dict[str, Any], people: Sequence[str]) -> dict[str, Any]:
+    """Replace "@id" inside ADF text nodes with mention nodes."""
+    pattern = re.compile("(" + "|".join(re.escape(f"@{p}") for p in people) + ")")
+    for paragraph in document["content"]:
+        content: list[dict[str, Any]] = []
+        for node in paragraph["content"]:
+            if node.get("marks") or "@" not in node.get("text", ""):
+                content.append(node)
+                continue
+            for part in pattern.split(node["text"]):
+                if not part:
+                    continue
+                if pattern.fullmatch(part):
+                    content.append({"type": "mention", "attrs": {"id": part[1:]}})
+                else:
+                    content.append({"type": "text", "text": part})
+        paragraph["content"] = content
+    return document
+
+
 def field_value(value: Any) -> str | tuple[str, ...]:
     """A Jira field value as text: options, users, organizations and lists flattened."""
     if value is None:
@@ -123,7 +143,7 @@ class JiraTracker:
         token: str,
         email: str | None = None,
         api_version: str = "auto",
-        field_names: Mapping[str, str] | None = None,
+        field_names: Mapping[str, str | None] | None = None,
         wanted_fields: Sequence[str] = (),
         receipt_field: str | None = None,
         board_id: int | None = None,
@@ -135,7 +155,9 @@ class JiraTracker:
         self.name = url.rstrip("/")
         self.requests_made = 0
         self._projects = tuple(projects)
-        self._field_names = dict(field_names) if field_names else None
+        self._field_names = (
+            {role: name for role, name in field_names.items() if name} if field_names else None
+        )
         self._wanted = tuple(wanted_fields)
         self._receipt_field = receipt_field
         self._board_id = board_id
@@ -276,7 +298,7 @@ class JiraTracker:
         return " AND ".join(clauses) + " ORDER BY updated DESC"
 
     def _search_fields(self) -> list[str]:
-        names = list(self._wanted)
+        names = [*self._wanted, "Sprint"]
         if self._receipt_field:
             names.append(self._receipt_field)
         if self._field_names:
@@ -346,7 +368,18 @@ class JiraTracker:
             received_field=received,
             sla_fields=sla_fields,
             pristine=updated == created and not any(sla_fields.values()),
+            sprint=self._sprint_of(fields),
+            tracked_fields=frozenset(self._field_names) if self._field_names else None,
         )
+
+    def _sprint_of(self, fields: Mapping[str, Any]) -> str | None:
+        sprint_field = self._fields_by_name.get("Sprint")
+        if sprint_field is None:
+            return None
+        for sprint in fields.get(sprint_field["id"]) or []:
+            if isinstance(sprint, dict) and sprint.get("state") in ("active", "future"):
+                return str(sprint.get("id"))
+        return None
 
     def _read_back(self, name: str, value: str | tuple[str, ...]) -> str:
         text = value if isinstance(value, str) else ",".join(value)
@@ -393,32 +426,59 @@ class JiraTracker:
 
     # --- writing -------------------------------------------------------------------------
 
-    def comment_body(self, text: str) -> Any:
-        """Wiki markup on API v2, Atlassian Document Format on v3."""
-        return text if self.api_version == "2" else to_adf(text)
+    def comment_body(self, text: str, mentions: Sequence[str] = ()) -> Any:
+        """Wiki markup on API v2, Atlassian Document Format on v3; @people become mentions."""
+        if self.api_version == "2":
+            for person in mentions:
+                tag = f"[~accountid:{person}]" if self.deployment == "cloud" else f"[~{person}]"
+                text = text.replace(f"@{person}", tag)
+            return text
+        document = to_adf(text)
+        if mentions:
+            document = _with_mentions(document, mentions)
+        return document
 
     def update(self, update: TicketUpdate) -> None:
-        """Custom fields and comment in one PUT; or the issue property, then the comment."""
+        """Custom fields, priority and comment in one PUT; or the issue property and the
+        comment; then sprint, assignee and watchers."""
         key = update.ticket_key
         if self._field_names:
             body: dict[str, Any] = {}
-            if update.fields:
-                body["fields"] = {
-                    self._field_id(self._field_names[role]): self._write_value(
-                        self._field_names[role], value)
-                    for role, value in update.fields.items()
-                }
+            fields = {
+                self._field_id(self._field_names[role]): self._write_value(
+                    self._field_names[role], value)
+                for role, value in update.fields.items() if role in self._field_names
+            }
+            if update.priority:
+                fields["priority"] = {"name": update.priority}
+            if fields:
+                body["fields"] = fields
             if update.note:
-                body["update"] = {"comment": [{"add": {"body": self.comment_body(update.note)}}]}
+                body["update"] = {"comment": [{"add": {
+                    "body": self.comment_body(update.note, update.mentions)}}]}
             if body:
                 self._send("put", f"issue/{key}", body, issue=key)
-            return
-        if update.fields:
-            self._send("put", f"issue/{key}/properties/{PROPERTY}",
-                       {**update.all_fields, **update.fields}, issue=key)
-        if update.note:
-            self._send("post", f"issue/{key}/comment", {"body": self.comment_body(update.note)},
-                       issue=key)
+        else:
+            if update.fields:
+                self._send("put", f"issue/{key}/properties/{PROPERTY}",
+                           {**update.all_fields, **update.fields}, issue=key)
+            if update.priority:
+                self._send("put", f"issue/{key}",
+                           {"fields": {"priority": {"name": update.priority}}}, issue=key)
+            if update.note:
+                self._send("post", f"issue/{key}/comment",
+                           {"body": self.comment_body(update.note, update.mentions)}, issue=key)
+        if update.sprint is not None:
+            self.move_to_sprint(update.sprint.id, [key])
+        if update.assignee:
+            who = "accountId" if self.deployment == "cloud" else "name"
+            self._send("put", f"issue/{key}/assignee", {who: update.assignee}, issue=key)
+        for person in update.watchers:
+            self._send("post", f"issue/{key}/watchers", person, issue=key)
+
+    def current_sprint(self, project: str) -> Sprint | None:
+        """The active sprint of the configured board (one board serves the projects)."""
+        return self.active_sprint()
 
     def _write_value(self, name: str, value: str) -> Any:
         kind = self._fields_by_name[name].get("schema", {}).get("type")

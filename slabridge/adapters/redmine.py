@@ -14,7 +14,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from slabridge.domain.annotations import note_keys_in
-from slabridge.domain.model import Journal, Note, StatusChange, Ticket, TicketFacts
+from slabridge.domain.model import Journal, Note, Sprint, StatusChange, Ticket, TicketFacts
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import (
     IssueError,
@@ -77,18 +77,19 @@ class RedmineTracker:
         url: str,
         api_key: str,
         projects: tuple[str, ...],
-        field_names: Mapping[str, str],
+        field_names: Mapping[str, str | None],
         *,
         receipt_field: str | None = None,
         local_zone: str = "Europe/Vienna",
         verify_tls: bool = True,
         timeout: float = 30,
         retries: int = 3,
+        sprint_rule: str = "current_dates",
     ) -> None:
         self.name = url.rstrip("/")
         self.requests_made = 0
         self._projects = projects
-        self._field_names = dict(field_names)
+        self._field_names = {role: name for role, name in field_names.items() if name}
         self._receipt_field = receipt_field
         self._local_zone = ZoneInfo(local_zone)
         self._redmine = Redmine(
@@ -111,6 +112,9 @@ class RedmineTracker:
         self._field_ids: dict[str, int] = {}
         self._status_names: dict[str, str] | None = None
         self._default_status: dict[str, str] | None = None
+        self._priority_ids: dict[str, int] | None = None
+        self._user_ids: dict[str, int] = {}
+        self._sprint_rule = sprint_rule
         self._user_id: str | None = None
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -313,6 +317,8 @@ class RedmineTracker:
             received_field=received,
             sla_fields=sla_fields,
             pristine=pristine,
+            sprint=str(raw["fixed_version"]["id"]) if raw.get("fixed_version") else None,
+            tracked_fields=frozenset(self._field_names),
         )
 
     def journal(self, key: str) -> Journal:
@@ -361,10 +367,12 @@ class RedmineTracker:
     # --- writing -------------------------------------------------------------------------
 
     def update(self, update: TicketUpdate) -> None:
-        """Fields and note in one PUT, so they form one journal entry."""
+        """Fields, note, version, assignee and priority in one PUT (one journal entry)."""
         custom_fields = []
         for role, value in update.fields.items():
-            name = self._field_names[role]
+            name = self._field_names.get(role)
+            if name is None:
+                continue
             if name not in self._field_ids:
                 raise IssueError(
                     f"issue #{update.ticket_key}: custom field {name!r} is not available "
@@ -376,12 +384,74 @@ class RedmineTracker:
             payload["custom_fields"] = custom_fields
         if update.note:
             payload["notes"] = update.note
-        if not payload:
-            return
-        self.call(
-            lambda: self._redmine.issue.update(int(update.ticket_key), **payload),
-            issue=update.ticket_key,
-        )
+        if update.sprint is not None:
+            payload["fixed_version_id"] = int(update.sprint.id)
+        if update.assignee:
+            payload["assigned_to_id"] = self._user_id_of(update.assignee, update.ticket_key)
+        if update.priority:
+            payload["priority_id"] = self._priority_id(update.priority, update.ticket_key)
+        if payload:
+            self.call(
+                lambda: self._redmine.issue.update(int(update.ticket_key), **payload),
+                issue=update.ticket_key,
+            )
+        for person in update.watchers:
+            user_id = self._user_id_of(person, update.ticket_key)
+            self.call(lambda user_id=user_id: self._redmine.engine.request(  # type: ignore[misc]
+                "post", f"{self.name}/issues/{int(update.ticket_key)}/watchers.json",
+                data={"user_id": user_id},
+            ), issue=update.ticket_key)
+
+    def _user_id_of(self, person: str, issue: str) -> int:
+        """A user id from an id or a login (logins need an administrator's key)."""
+        if person.isdigit():
+            return int(person)
+        if person not in self._user_ids:
+            users = self.call(lambda: self._redmine.engine.request(
+                "get", f"{self.name}/users.json", params={"name": person, "limit": 100}
+            ))["users"]
+            match = [u for u in users if u.get("login") == person]
+            if not match:
+                raise IssueError(f"issue #{issue}: no Redmine user with login {person!r}")
+            self._user_ids[person] = int(match[0]["id"])
+        return self._user_ids[person]
+
+    def _priority_id(self, name: str, issue: str) -> int:
+        if self._priority_ids is None:
+            priorities = self.call(lambda: self._redmine.engine.request(
+                "get", f"{self.name}/enumerations/issue_priorities.json"
+            ))["issue_priorities"]
+            self._priority_ids = {p["name"]: int(p["id"]) for p in priorities}
+        if name not in self._priority_ids:
+            raise IssueError(f"issue #{issue}: no Redmine priority named {name!r}")
+        return self._priority_ids[name]
+
+    def current_sprint(self, project: str) -> Sprint | None:
+        """The project's current sprint: an open version (never a closed one).
+
+        current_dates: the open version due soonest from today (undated ones last);
+        default_version: the project's default version if it is open.
+        """
+        versions = self.call(lambda: self._redmine.engine.request(
+            "get", f"{self.name}/projects/{project}/versions.json"
+        )).get("versions", [])
+        open_versions = [v for v in versions if v.get("status") == "open"]
+        if self._sprint_rule == "default_version":
+            info = self.call(lambda: self._redmine.engine.request(
+                "get", f"{self.name}/projects/{project}.json"
+            ))["project"]
+            default = (info.get("default_version") or {}).get("id")
+            chosen = [v for v in open_versions if v["id"] == default]
+        else:
+            today = datetime.now(UTC).date().isoformat()
+            dated = sorted((v for v in open_versions if (v.get("due_date") or "") >= today),
+                           key=lambda v: v["due_date"])
+            chosen = dated or [v for v in open_versions if not v.get("due_date")]
+        if not chosen:
+            return None
+        version = chosen[0]
+        return Sprint(str(version["id"]), version["name"], version["status"], None,
+                      parse_time(version.get("due_date"), self._local_zone))
 
 
 def _status_code(exc: Exception) -> int:

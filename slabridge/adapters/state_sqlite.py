@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS issues (
     PRIMARY KEY (tracker, key)
 );
 CREATE INDEX IF NOT EXISTS issues_open ON issues (tracker, open);
+CREATE TABLE IF NOT EXISTS flags (tracker TEXT NOT NULL, key TEXT NOT NULL,
+                                  PRIMARY KEY (tracker, key));
 """
 
 
@@ -81,6 +83,9 @@ def _ticket(data: dict[str, Any]) -> Ticket:
         received_field=_dt(data["received_field"]),
         sla_fields=dict(data["sla_fields"]),
         pristine=data.get("pristine", False),
+        sprint=data.get("sprint"),
+        tracked_fields=(None if data.get("tracked_fields") is None
+                        else frozenset(data["tracked_fields"])),
     )
 
 
@@ -170,3 +175,13 @@ class SqliteStateStore:
             "SELECT record FROM issues WHERE tracker = ?", (tracker,)
         ).fetchall()
         return [record_from_json(row[0]) for row in rows]
+
+    def flag_once(self, tracker: str, key: str, on: bool) -> bool:
+        """Set (on) or clear a flag; True if it was just set (report once, not every cycle)."""
+        if not on:
+            self._db.execute("DELETE FROM flags WHERE tracker = ? AND key = ?", (tracker, key))
+            return False
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO flags (tracker, key) VALUES (?, ?)", (tracker, key)
+        )
+        return cursor.rowcount == 1

@@ -36,5 +36,13 @@ class NoteTemplates:
 
     def render(self, kind: str, values: Mapping[str, str], keys: tuple[str, ...]) -> str:
         """The note for `kind` with `values` filled in, ending with the marker for `keys`."""
-        body = self.texts[kind].format_map(_Missing(values)).strip()
-        return f"{body}\n\n{marker(keys)}"
+        return self.finish(self.line(kind, values), keys)
+
+    def line(self, kind: str, values: Mapping[str, str]) -> str:
+        """One template filled in, without a marker (parts of a combined note)."""
+        return self.texts[kind].format_map(_Missing(values)).strip()
+
+    @staticmethod
+    def finish(text: str, keys: tuple[str, ...]) -> str:
+        """A note body with the marker for `keys` appended."""
+        return f"{text}\n\n{marker(keys)}"

@@ -99,6 +99,7 @@ class FieldRole(StrEnum):
     RESPONSE_DUE_DATE = "response_due_date"
     SLA_CLASS = "sla_class"
     SLA_STATUS = "sla_status"
+    SLA_HANDLING = "sla_handling"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,10 @@ class Ticket:
     """Current values of slabridge's own fields, by FieldRole value ("" if empty)."""
     pristine: bool = False
     """The tracker shows no change since creation, so the history is known to be empty."""
+    sprint: str | None = None
+    """The sprint (Jira) or target version (Redmine) the ticket is in, if any."""
+    tracked_fields: frozenset[str] | None = None
+    """The FieldRole values the tracker stores for slabridge (None: all of them)."""
 
     @property
     def received(self) -> datetime:

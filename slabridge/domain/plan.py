@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.classify import Classification, Rule, classify
-from slabridge.domain.contracts import Tier
+from slabridge.domain.contracts import Contract, Tier
+from slabridge.domain.escalation import Escalations, Step, due_step, step_key
 from slabridge.domain.model import (
     HANDLING_TEXT,
     ClassChange,
     FieldRole,
+    Handling,
     IssueRecord,
     Journal,
     SlaStatus,
+    Sprint,
     Ticket,
     TicketHistory,
 )
@@ -36,11 +39,48 @@ class Rules:
     policy: SlaPolicy
     templates: NoteTemplates
     ignored_authors: frozenset[str] = frozenset()
+    contract_for: Callable[[str, date], Contract | None] = lambda customer, day: None
+    escalations: Escalations | None = None
+    standard_critical: str = "mark"
+    """Critical on a tier whose handling is current_sprint: "move" into it, or "mark"."""
+    on_call_channel: str | None = None
+    """Channel for critical escalations outside service hours on 24/7 contracts."""
+
+
+HANDLING_MARK = {
+    Handling.FASTLANE: "fastlane",
+    Handling.CURRENT_SPRINT: "current_sprint",
+    Handling.JOINT_PLANNING: "joint_planning",
+    Handling.NEXT_SPRINT: "next_sprint",
+}
+SURCHARGE_MARK = "current_sprint_surcharge"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A message to a configured channel (e-mail, webhook), sent exactly once per key."""
+
+    channel: str
+    key: str
+    ticket_key: str
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Facts from outside the ticket that the decision needs, gathered by the service."""
+
+    current_sprint: Sprint | None = None
+    sprint_known: bool = False
+    """Whether the current sprint was looked up (False: it is not needed, or not yet)."""
+    emergency: tuple[int, int] | None = None
+    """(this ticket's number among the month's emergency tickets, the contract's quota)."""
 
 
 @dataclass(frozen=True, slots=True)
 class TicketUpdate:
-    """One write to one ticket: changed fields and at most one note."""
+    """One write to one ticket: changed fields, at most one note, and escalation actions."""
 
     ticket_key: str
     fields: Mapping[str, str]
@@ -48,6 +88,18 @@ class TicketUpdate:
     note_keys: tuple[str, ...] = ()
     all_fields: Mapping[str, str] = field(default_factory=dict)
     """Every field's desired value, for trackers that store them as one document."""
+    sprint: Sprint | None = None
+    watchers: tuple[str, ...] = ()
+    assignee: str | None = None
+    priority: str | None = None
+    mentions: tuple[str, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to write."""
+        return not (self.fields or self.note or self.sprint or self.watchers or self.assignee
+                    or self.priority or self.notifications)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +115,10 @@ class Decision:
     reason: str = ""
     """Why nothing is evaluated (unclassified), or empty."""
     desired_fields: Mapping[str, str] = field(default_factory=dict)
+    wants_sprint: bool = False
+    """The ticket should go into the current sprint and is in none."""
+    needs_emergency_count: bool = False
+    """A critical ticket received outside service hours awaiting its first note."""
 
     @property
     def classified(self) -> bool:
@@ -99,6 +155,7 @@ def decide(
     record: IssueRecord | None,
     rules: Rules,
     now: datetime,
+    context: Context = Context(),
 ) -> Decision:
     """Classify and evaluate `ticket`, and plan the update that brings the tracker up to date.
 
@@ -131,20 +188,62 @@ def decide(
         ),
         FieldRole.SLA_CLASS.value: incident_class,
         FieldRole.SLA_STATUS.value: evaluation.status.value,
+        FieldRole.SLA_HANDLING.value: _handling_mark(tier, incident_class, rules),
     }
+    done = (record.done_keys if record else frozenset()) | journal.own_note_keys
+    sprint_key = f"sprint:{customer}:{incident_class}"
+    wants_sprint = (
+        not ticket.closed
+        and ticket.sprint is None
+        and sprint_key not in done
+        and _moves_into_sprint(tier, incident_class, rules)
+    )
+    contract = rules.contract_for(customer, received.astimezone(UTC).date())
+    classified_key = f"classified:{customer}:{incident_class}"
+    needs_emergency = (
+        incident_class == "critical"
+        and classified_key not in done
+        and contract is not None
+        and contract.emergency_tickets > 0
+        and not tier.calendar.is_open(received)
+    )
     decision = Decision(ticket, classification, changes, tier, evaluation,
-                        desired_fields=desired)
+                        desired_fields=desired, wants_sprint=wants_sprint,
+                        needs_emergency_count=needs_emergency)
     if ticket.closed:
         return decision
-    done = (record.done_keys if record else frozenset()) | journal.own_note_keys
+    tracked = ticket.tracked_fields
     fields = {role: value for role, value in desired.items()
-              if ticket.sla_fields.get(role, "") != value}
+              if (tracked is None or role in tracked) and ticket.sla_fields.get(role, "") != value}
     note, keys = _note(ticket, customer, incident_class, tier, evaluation, done, rules)
-    if not fields and note is None:
+    extra: list[str] = []
+    if note is not None and context.emergency is not None and classified_key in keys:
+        number, quota = context.emergency
+        template = "emergency_over" if number > quota else "emergency"
+        extra.append(rules.templates.line(template, {"number": str(number), "quota": str(quota)}))
+    sprint = None
+    if wants_sprint and context.current_sprint is not None:
+        sprint = context.current_sprint
+        keys = (*keys, sprint_key)
+        extra.append(rules.templates.line("moved_to_sprint", {"sprint": sprint.name}))
+    escalation = _escalation(ticket, customer, incident_class, tier, evaluation, contract,
+                             done, rules, now)
+    if escalation is not None:
+        extra.append(escalation[0])
+        keys = (*keys, *escalation[1])
+    note = _join_note(note, extra, keys, rules)
+    update = TicketUpdate(
+        ticket.key, fields, note, keys, desired, sprint=sprint,
+        watchers=escalation[2].watchers if escalation else (),
+        assignee=escalation[2].reassign if escalation else None,
+        priority=escalation[2].raise_priority if escalation else None,
+        mentions=escalation[2].mention if escalation else (),
+        notifications=_notifications(ticket, customer, incident_class, tier, evaluation,
+                                     contract, escalation, rules, now),
+    )
+    if update.empty:
         return decision
-    update = TicketUpdate(ticket.key, fields, note, keys, desired)
-    return Decision(ticket, classification, changes, tier, evaluation, update,
-                    desired_fields=desired)
+    return replace(decision, update=update)
 
 
 def _note(
@@ -184,3 +283,75 @@ def _note(
     if status in NOTED_STATUSES and status_key not in done:
         return rules.templates.render(status.value, values, (status_key,)), (status_key,)
     return None, ()
+
+
+def _handling_mark(tier: Tier, incident_class: str, rules: Rules) -> str:
+    handling = tier.classes[incident_class].handling
+    if handling is Handling.CURRENT_SPRINT and tier.billing.critical_current_sprint_surcharge:
+        return SURCHARGE_MARK
+    return HANDLING_MARK[handling]
+
+
+def _moves_into_sprint(tier: Tier, incident_class: str, rules: Rules) -> bool:
+    handling = tier.classes[incident_class].handling
+    return handling is Handling.FASTLANE or (
+        handling is Handling.CURRENT_SPRINT and rules.standard_critical == "move"
+    )
+
+
+def _escalation(
+    ticket: Ticket, customer: str, incident_class: str, tier: Tier, evaluation: Evaluation,
+    contract: Contract | None, done: frozenset[str], rules: Rules, now: datetime,
+) -> tuple[str, tuple[str, ...], Step] | None:
+    if rules.escalations is None:
+        return None
+    found = rules.escalations.ladder_for(tier.name, incident_class)
+    if found is None:
+        return None
+    ladder, steps = found
+    keys = {s.name: step_key(customer, incident_class, ladder, s) for s in steps}
+    step, passed = due_step(steps, evaluation.status, keys, done)
+    if step is None:
+        return None
+    if incident_class != "critical" and not tier.calendar.is_open(now):
+        return None  # non-critical escalations wait for the tier's service hours
+    mentions = " ".join(f"@{person}" for person in step.mention)
+    text = rules.templates.line("escalation", {
+        "step": step.name, "mentions": mentions,
+        "status": evaluation.status.value.replace("_", " "),
+        "due": format_local(evaluation.due, tier),
+    })
+    return text, (*passed, keys[step.name]), step
+
+
+def _notifications(
+    ticket: Ticket, customer: str, incident_class: str, tier: Tier, evaluation: Evaluation,
+    contract: Contract | None, escalation: tuple[str, tuple[str, ...], Step] | None,
+    rules: Rules, now: datetime,
+) -> tuple[Notification, ...]:
+    if escalation is None:
+        return ()
+    _, keys, step = escalation
+    channels = list(step.notify)
+    after_hours = not tier.calendar.is_open(now)
+    if (after_hours and incident_class == "critical" and contract is not None
+            and contract.reachability_24x7 and rules.on_call_channel):
+        channels.append(rules.on_call_channel)
+    subject = (f"[SLA {evaluation.status.value.replace('_', ' ')}] {ticket.key} "
+               f"{rules.customer_names.get(customer, customer)}: {ticket.subject}")
+    text = (f"{ticket.subject}\nIssue {ticket.key}, {incident_class} on {tier.label}.\n"
+            f"Response due {format_local(evaluation.due, tier)}; status "
+            f"{evaluation.status.value}. Escalation step: {step.name}.")
+    return tuple(
+        Notification(channel, f"notified:{keys[-1]}:{channel}", ticket.key, subject, text)
+        for channel in dict.fromkeys(channels)
+    )
+
+
+def _join_note(note: str | None, extra: list[str], keys: tuple[str, ...],
+               rules: Rules) -> str | None:
+    if not extra:
+        return note
+    body = note.rsplit("\n\n[slabridge ", 1)[0] if note else ""
+    text = "\n\n".join(part for part in (body, *extra) if part)
+    return rules.templates.finish(text, keys)

@@ -136,7 +136,9 @@ def test_issue_deleted_between_listing_and_writing(
     monkeypatch.setattr(sync.tracker, "update", delete_then_update)
     report = sync.cycle(datetime.now(UTC))
     assert report.errors == 1
-    assert report.problems[0].startswith(f"issue #{doomed}: ResourceNotFoundError")
+    assert [p for p in report.problems if p.startswith("issue #")] == [
+        f"issue #{doomed}: ResourceNotFoundError: Requested resource doesn't exist"
+    ]
     assert admin.field(kept, "SLA class") == "critical"
     assert len(admin.notes(kept)) == 1
 

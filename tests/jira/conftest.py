@@ -90,6 +90,8 @@ def stub_reference(mock: responses.RequestsMock, base: str = CLOUD, version: str
     mock.get(f"{base}/rest/api/2/serverInfo", json=load(server))
     mock.get(f"{base}/rest/api/{version}/myself", json=load("myself"))
     mock.get(f"{base}/rest/api/{version}/field", json=load("fields"))
+    mock.get(f"{base}/rest/agile/1.0/board/5/sprint", json=load("sprint_active"))
+    mock.post(f"{base}/rest/agile/1.0/sprint/37/issue", status=204)
 
 
 def stub_search_pages(mock: responses.RequestsMock, base: str = CLOUD,

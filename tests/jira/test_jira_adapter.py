@@ -15,6 +15,7 @@ import responses
 from slabridge.adapters.jira import JiraTracker, adf_text, to_adf
 from slabridge.bootstrap import build_syncer, build_tracker
 from slabridge.config import load_config
+from slabridge.domain.annotations import note_keys_in
 from slabridge.errors import TrackerAuthError, TrackerError
 from slabridge.service import Syncer
 from tests.jira.conftest import (
@@ -86,10 +87,18 @@ def test_first_cycle_cloud_pages_classifies_and_writes(
     comments = {c.request.url.split("/issue/")[1].split("/")[0]: body(c)["body"]
                 for c in calls(jira, "POST", r"/comment$")}
     assert comments["ACME-1"]["type"] == "doc"
-    assert adf_text(comments["ACME-1"]).endswith("[slabridge classified:acme:critical]")
+    assert note_keys_in(adf_text(comments["ACME-1"])) == {
+        "classified:acme:critical", "sprint:acme:critical"}
     assert comments["ACME-1"]["content"][0]["content"][0] == {
         "type": "text", "text": "SLA:", "marks": [{"type": "strong"}],
     }
+    # Fastlane: critical on Advanced goes into the board's active sprint, and says so.
+    moved = sorted(key for c in calls(jira, "POST", r"/sprint/37/issue")
+                   for key in body(c)["issues"])
+    assert moved == ["ACME-1", "SHARED-4"]
+    assert "Moved into the current sprint Sprint 47" in adf_text(comments["ACME-1"])
+    assert properties["ACME-1"]["sla_handling"] == "fastlane"
+    assert properties["GLX-3"]["sla_handling"] == "joint_planning"
 
 
 def test_incremental_jql_in_the_users_time_zone(
@@ -175,9 +184,8 @@ def test_custom_field_mode_one_put_with_comment(
     assert sent["fields"]["customfield_10040"] == "2026-11-23T12:00:00.000+0000"
     assert sent["fields"]["customfield_10041"] == "2026-11-23"
     assert sent["fields"]["customfield_10042"] == "critical"
-    assert adf_text(sent["update"]["comment"][0]["add"]["body"]).endswith(
-        "[slabridge classified:acme:critical]"
-    )
+    assert "classified:acme:critical" in note_keys_in(
+        adf_text(sent["update"]["comment"][0]["add"]["body"]))
     assert not calls(jira, "POST", r"/comment")
 
 
@@ -220,7 +228,7 @@ def test_changelog_acceptance_and_own_comments(
     report = syncer_for(write_config(tmp_path)).cycle(NOW)
     assert report.statuses == {"met": 1}
     (comment,) = calls(jira, "POST", r"/comment")
-    assert adf_text(body(comment)["body"]).endswith("[slabridge acme:critical:met]")
+    assert "acme:critical:met" in note_keys_in(adf_text(body(comment)["body"]))
     changelog = calls(jira, "GET", r"/issue/ACME-1\?")[0]
     assert query(changelog)["expand"] == ["changelog"]
 
@@ -276,7 +284,7 @@ def test_old_search_endpoint_410_is_a_clear_error(tmp_path: Path) -> None:
     Deliberately not validated: the spec validator itself rejects /search on Cloud, which
     is why the adapter never sends it (see the first test).
     """
-    with responses.RequestsMock() as mock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         stub_reference(mock)
         mock.get(f"{CLOUD}/rest/api/3/search", status=410,
                  json={"errorMessages": ["The requested API has been removed."]})

@@ -39,6 +39,7 @@ def test_first_sight_writes_fields_and_classified_note() -> None:
         "response_due_date": "2026-11-23",
         "sla_class": "critical",
         "sla_status": "running",
+        "sla_handling": "fastlane",
     }
     assert decision.update.note_keys == ("classified:acme:critical",)
     assert decision.update.note is not None

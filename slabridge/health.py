@@ -1,0 +1,218 @@
+"""Health and metrics of the daemon: cycle outcomes, /healthz and Prometheus /metrics over HTTP.
+
+`Monitor` turns cycle outcomes into the health verdict and the metrics (its own
+CollectorRegistry, so nothing global leaks in); `HealthServer` serves both from a background
+thread. The daemon (slabridge/scheduler.py) feeds the monitor after every cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from slabridge.domain.model import SlaStatus
+from slabridge.service import SyncReport
+
+BREACH_NOTE_SUFFIX = ":breached"
+"""A note key `<customer>:<class>:breached` is written exactly once per issue entering breach."""
+
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+
+
+class Monitor:
+    """Cycle outcomes as a health verdict and as Prometheus metrics; safe across threads."""
+
+    def __init__(
+        self, interval_seconds: float, unhealthy_after_cycles: int, *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._interval = interval_seconds
+        self._unhealthy_after = unhealthy_after_cycles
+        self._last_success: float | None = None
+        self._cycles = 0
+        self._failures = 0
+        self._consecutive_failures = 0
+        self._last_error: str | None = None
+
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.cycles = Counter("slabridge_cycles", "Sync cycles run, failed ones included",
+                              registry=registry)
+        self.cycle_errors = Counter(
+            "slabridge_cycle_errors", "Sync cycles that failed as a whole (tracker unreachable, "
+            "credentials rejected, configuration, bugs)", registry=registry)
+        self.issue_errors = Counter(
+            "slabridge_issue_errors", "Single issues that could not be read or written "
+            "(403, 404, 422); the cycle went on", registry=registry)
+        self.writes = Counter("slabridge_writes", "Issue updates written (one request each)",
+                              registry=registry)
+        self.notes = Counter("slabridge_notes", "Notes planned with the updates written",
+                             registry=registry)
+        self.breaches = Counter(
+            "slabridge_breaches", "Issues newly entering breached: breach notes written "
+            "(each issue gets one per customer and class)", registry=registry)
+        self.tracker_requests = Counter(
+            "slabridge_tracker_requests", "HTTP requests sent to the tracker, failed cycles "
+            "included", registry=registry)
+        self.issues = Gauge(
+            "slabridge_issues", "Classified issues evaluated by the last successful cycle, by "
+            "SLA status (an incremental cycle evaluates only changed issues)", ["status"],
+            registry=registry)
+        self.last_success_timestamp = Gauge(
+            "slabridge_last_success_timestamp_seconds",
+            "Unix time at which the last successful cycle ended", registry=registry)
+        self.cycle_duration = Histogram(
+            "slabridge_cycle_duration_seconds", "Wall time of sync cycles, failed ones included",
+            buckets=DURATION_BUCKETS, registry=registry)
+        self.config_reloads = Counter(
+            "slabridge_config_reloads", "Configuration reloads on SIGHUP, by outcome (on error "
+            "the previous configuration keeps running)", ["outcome"], registry=registry)
+        for status in SlaStatus:
+            self.issues.labels(status.value).set(0)
+        for outcome in ("ok", "error"):
+            self.config_reloads.labels(outcome)
+
+    def configure(self, interval_seconds: float, unhealthy_after_cycles: int) -> None:
+        """Apply a reloaded configuration's interval and threshold."""
+        with self._lock:
+            self._interval = interval_seconds
+            self._unhealthy_after = unhealthy_after_cycles
+
+    def cycle_succeeded(self, report: SyncReport, seconds: float, requests: int) -> None:
+        """Record a cycle that ran to its end (single-issue errors included)."""
+        with self._lock:
+            self._cycles += 1
+            self._consecutive_failures = 0
+            self._last_success = self._clock()
+        self.cycles.inc()
+        self.cycle_duration.observe(seconds)
+        self.tracker_requests.inc(requests)
+        self.writes.inc(report.writes)
+        self.notes.inc(report.notes)
+        self.issue_errors.inc(report.errors)
+        self.breaches.inc(sum(
+            1 for update in report.planned
+            if any(key.endswith(BREACH_NOTE_SUFFIX) for key in update.note_keys)
+        ))
+        for status in SlaStatus:
+            self.issues.labels(status.value).set(report.statuses.get(status.value, 0))
+        self.last_success_timestamp.set(self._wall_clock())
+
+    def cycle_failed(self, error: str, seconds: float, requests: int) -> None:
+        """Record a cycle that stopped with an exception."""
+        with self._lock:
+            self._cycles += 1
+            self._failures += 1
+            self._consecutive_failures += 1
+            self._last_error = error
+        self.cycles.inc()
+        self.cycle_errors.inc()
+        self.cycle_duration.observe(seconds)
+        self.tracker_requests.inc(requests)
+
+    def reloaded(self, ok: bool) -> None:
+        """Count a configuration reload."""
+        self.config_reloads.labels("ok" if ok else "error").inc()
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """HTTP status and JSON body for /healthz."""
+        with self._lock:
+            limit = self._interval * self._unhealthy_after
+            age = None if self._last_success is None else self._clock() - self._last_success
+            if age is not None and age <= limit:
+                status, code = "ok", HTTPStatus.OK
+            elif self._cycles == 0:
+                status, code = "starting", HTTPStatus.SERVICE_UNAVAILABLE
+            else:
+                status, code = "unhealthy", HTTPStatus.SERVICE_UNAVAILABLE
+            return code, {
+                "status": status,
+                "last_success_age_seconds": None if age is None else round(age, 3),
+                "cycles": self._cycles,
+                "failed_cycles": self._failures,
+                "consecutive_failures": self._consecutive_failures,
+                "last_error": self._last_error,
+                "unhealthy_after_seconds": limit,
+            }
+
+    def metrics(self) -> bytes:
+        """The registry in Prometheus text format."""
+        return generate_latest(self.registry)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a slow scraper must not hold up the daemon's exit
+
+    def __init__(self, address: tuple[str, int], monitor: Monitor) -> None:
+        super().__init__(address, _Handler)
+        self.monitor = monitor
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            code, body = self.server.monitor.health()
+            self._reply(code, "application/json", json.dumps(body).encode())
+        elif path == "/metrics":
+            self._reply(HTTPStatus.OK, CONTENT_TYPE_LATEST, self.server.monitor.metrics())
+        else:
+            self._reply(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8",
+                        b"not found: try /healthz or /metrics\n")
+
+    def _reply(self, code: int, content_type: str, data: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: a scrape every few seconds would drown the daemon's own log."""
+
+
+class HealthServer:
+    """/healthz and /metrics on host:port (port 0: a free one) in a background thread."""
+
+    def __init__(self, monitor: Monitor, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = _Server((host, port), monitor)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="slabridge-health", daemon=True
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port actually bound."""
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        """Serve in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
