@@ -46,9 +46,8 @@ def ticket(project: str = "acme-shop", priority: str = "Urgent", tracker: str = 
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def done_after(rules: Rules, t: Ticket, now: datetime,
-               context: Context = Context()) -> frozenset[str]:
-    decision = decide(t, None, None, rules, now, context)
+def done_after(rules: Rules, t: Ticket, now: datetime) -> frozenset[str]:
+    decision = decide(t, None, None, rules, now)
     assert decision.update is not None
     return frozenset(decision.update.note_keys) | {n.key for n in
                                                    decision.update.notifications}
