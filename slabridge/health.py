@@ -47,6 +47,7 @@ class Monitor:
         self._interval = interval_seconds
         self._unhealthy_after = unhealthy_after_cycles
         self._last_success: float | None = None
+        self._running_since: float | None = None
         self._cycles = 0
         self._failures = 0
         self._consecutive_failures = 0
@@ -96,9 +97,15 @@ class Monitor:
             self._interval = interval_seconds
             self._unhealthy_after = unhealthy_after_cycles
 
+    def cycle_started(self) -> None:
+        """Note that a cycle is under way (shown by /healthz, so a long one explains a 503)."""
+        with self._lock:
+            self._running_since = self._clock()
+
     def cycle_succeeded(self, report: SyncReport, seconds: float, requests: int) -> None:
         """Record a cycle that ran to its end (single-issue errors included)."""
         with self._lock:
+            self._running_since = None
             self._cycles += 1
             self._consecutive_failures = 0
             self._last_success = self._clock()
@@ -119,6 +126,7 @@ class Monitor:
     def cycle_failed(self, error: str, seconds: float, requests: int) -> None:
         """Record a cycle that stopped with an exception."""
         with self._lock:
+            self._running_since = None
             self._cycles += 1
             self._failures += 1
             self._consecutive_failures += 1
@@ -136,7 +144,9 @@ class Monitor:
         """HTTP status and JSON body for /healthz."""
         with self._lock:
             limit = self._interval * self._unhealthy_after
-            age = None if self._last_success is None else self._clock() - self._last_success
+            now = self._clock()
+            age = None if self._last_success is None else now - self._last_success
+            running = None if self._running_since is None else now - self._running_since
             if age is not None and age <= limit:
                 status, code = "ok", HTTPStatus.OK
             elif self._cycles == 0:
@@ -150,6 +160,7 @@ class Monitor:
                 "failed_cycles": self._failures,
                 "consecutive_failures": self._consecutive_failures,
                 "last_error": self._last_error,
+                "cycle_running_seconds": None if running is None else round(running, 3),
                 "unhealthy_after_seconds": limit,
             }
 

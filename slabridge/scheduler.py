@@ -202,13 +202,13 @@ class Daemon:
                      next_reconcile=self.next_runs()[RECONCILE_JOB].isoformat())
             self._serve()
         finally:
+            restore_signals()  # from here a second SIGTERM or Ctrl-C ends the process at once
             self._stop.set()
             if self._scheduler.running:
                 # Waits for the cycle in progress, which ends after its current write.
                 self._scheduler.shutdown(wait=True)
             if server is not None:
                 server.stop()
-            restore_signals()
             scheduler_log.removeHandler(forward)
             scheduler_log.propagate = propagate
             self._wake_read.close()
@@ -314,6 +314,7 @@ class Daemon:
             return  # queued behind the cycle that was told to stop
         job = RECONCILE_JOB if full else POLL_JOB
         started = time.monotonic()
+        self.monitor.cycle_started()
         with structlog.contextvars.bound_contextvars(job=job):
             try:
                 if self._syncer is None:

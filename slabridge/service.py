@@ -94,6 +94,7 @@ class Syncer:
         # project -> (current sprint, monotonic time looked up); see SPRINT_TTL_SECONDS
         self._sprints: dict[str, tuple[Sprint | None, float]] = {}
         self._all_records: list[IssueRecord] | None = None
+        self._listed: dict[str, Ticket] = {}
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -124,6 +125,7 @@ class Syncer:
         mine = self.tracker.last_updated_by_self(since) if listed and since else frozenset()
 
         self._all_records = None
+        self._listed = listed
         known = {r.ticket.key: r for r in self.store.open_records(name)}
         if full and watermark is not None:
             # Open before, absent from the list of open issues now: closed, deleted or moved.
@@ -278,11 +280,14 @@ class Syncer:
         if self._all_records is None:
             self._all_records = self.store.all_records(self.tracker.name)
         received = {ticket.key: ticket.received}
-        for record in self._all_records:
-            other = record.ticket
-            if other.key in received or not record.class_changes:
+        # Tickets of this cycle count too, stored or not yet (the listing is newest first).
+        candidates = [(r.ticket, r) for r in self._all_records if r.ticket.key not in
+                      self._listed] + [(t, None) for t in self._listed.values()]
+        for other, record in candidates:
+            if other.key in received:
                 continue
-            outcome = decide(other, record.journal, record, self.rules, other.received)
+            outcome = decide(other, record.journal if record else None, record, self.rules,
+                             other.received)
             if (outcome.classification.customer == customer
                     and outcome.classification.incident_class == "critical"
                     and other.received.astimezone(zone).strftime("%Y-%m") == month
