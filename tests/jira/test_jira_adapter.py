@@ -16,6 +16,7 @@ from slabridge.adapters.jira import JiraTracker, adf_text, to_adf
 from slabridge.bootstrap import build_syncer, build_tracker
 from slabridge.config import load_config
 from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.plan import Notification
 from slabridge.errors import TrackerAuthError, TrackerError
 from slabridge.service import Syncer
 from tests.jira.conftest import (
@@ -322,3 +323,60 @@ def test_cli_sync_status_and_explain_on_jira(
     data = json.loads(capsys.readouterr().out)
     assert (data["customer"], data["tier"], data["sla_status"]) == ("acme", "advanced", "met")
     assert data["acceptance"] == "status changed to In Progress"
+
+
+ESCALATION = """
+escalation:
+  channels:
+    chat: {kind: webhook, url: "https://hooks.example.com/sla"}
+  ladders:
+    standard:
+      - {name: breached, when: breached, mention: [5b10ac8d82e05b22cc7d4ef5],
+         watchers: [5b10ac8d82e05b22cc7d4ef5], raise_priority: Highest,
+         reassign: 5b10ac8d82e05b22cc7d4ef5, notify: [chat]}
+  rules:
+    - {ladder: standard, classes: [critical]}
+"""
+
+
+def test_escalation_on_jira_mentions_watchers_assignee_priority(
+    jira: responses.RequestsMock, tmp_path: Path
+) -> None:
+    """A breach on Jira: ADF mention, watcher, assignee and priority, webhook once."""
+    stub_reference(jira)
+    one = load("search_page1")["issues"][0]
+    jira.get(f"{CLOUD}/rest/api/3/search/jql", json={"issues": [one], "isLast": True})
+    stub_property_writes(jira)
+    jira.put(f"{CLOUD}/rest/api/3/issue/ACME-1", status=204)
+    jira.put(f"{CLOUD}/rest/api/3/issue/ACME-1/assignee", status=204)
+    jira.post(f"{CLOUD}/rest/api/3/issue/ACME-1/watchers", status=204)
+    sync = syncer_for(write_config(tmp_path, extra=ESCALATION))
+    sent: list[Notification] = []
+
+    class Recording:
+        """A working fake channel (webhooks are exercised for real in the Redmine tests)."""
+
+        def send(self, notification: Notification) -> None:
+            sent.append(notification)
+
+    sync.notifiers["chat"] = Recording()
+    report = sync.cycle(datetime(2026, 11, 23, 13, 30, tzinfo=UTC))
+    assert report.notifications == 1
+    assert [n.key for n in sent] == ["notified:escalated:acme:critical:standard:breached:chat"]
+    (comment,) = calls(jira, "POST", r"/issue/ACME-1/comment")
+    document = body(comment)["body"]
+    mentions = [node for paragraph in document["content"] for node in paragraph["content"]
+                if node["type"] == "mention"]
+    assert mentions == [{"type": "mention", "attrs": {"id": "5b10ac8d82e05b22cc7d4ef5"}}]
+    assert body(calls(jira, "PUT", r"/issue/ACME-1$")[0]) == {
+        "fields": {"priority": {"name": "Highest"}}
+    }
+    assert body(calls(jira, "PUT", r"/issue/ACME-1/assignee")[0]) == {
+        "accountId": "5b10ac8d82e05b22cc7d4ef5"
+    }
+    assert body(calls(jira, "POST", r"/issue/ACME-1/watchers")[0]) == (
+        "5b10ac8d82e05b22cc7d4ef5"
+    )
+    again = sync.cycle(datetime(2026, 11, 23, 13, 45, tzinfo=UTC))
+    assert again.notifications == 0
+    assert len(calls(jira, "POST", r"/issue/ACME-1/comment")) == 1  # no second escalation
