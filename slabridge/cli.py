@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from slabridge import __version__
+from slabridge import __version__, hours_cli
 from slabridge.adapters.state_sqlite import SqliteStateStore
 from slabridge.bootstrap import build_syncer, build_tracker, state_path
 from slabridge.config import Config, find_config_path, load_config
@@ -340,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("issue", help="issue number or key, e.g. 42, #42 or ACME-7")
     explain_cmd.add_argument("--json", action="store_true", help="print JSON")
     explain_cmd.set_defaults(handler=cmd_explain)
+
+    hours_cli.add_parser(sub)
     return parser
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
-from slabridge.domain.model import IssueRecord, Journal, Sprint, Ticket
+from slabridge.domain.model import IssueRecord, Journal, Sprint, Ticket, TimeEntryBatch
 from slabridge.domain.plan import Notification, TicketUpdate
 
 
@@ -47,6 +47,15 @@ class Tracker(Protocol):
 
     def current_sprint(self, project: str) -> Sprint | None:
         """The sprint a Fastlane issue goes into (never a closed one), if there is one."""
+        ...
+
+    def read_time_entries(self, first_day: date, cursor: str | None) -> TimeEntryBatch:
+        """Time entries (Redmine) or worklogs (Jira) for the hour ledger."""
+        ...
+
+    def post_statement(self, target: str, title: str, text: str,
+                       location: str | None) -> str:
+        """Create or update a monthly statement; returns where it lives."""
         ...
 
 

@@ -289,6 +289,10 @@ class ContractSettings(Strict):
     monthly_fee: Money | None = None
     emergency_tickets: int = Field(default=0, ge=0)
     reachability_24x7: bool = False
+    announced: date | None = Field(
+        default=None, description="date of the written notice of a price increase")
+    agreed: date | None = Field(
+        default=None, description="date a flat-fee adjustment was agreed")
 
     @model_validator(mode="after")
     def _check(self) -> Any:
@@ -488,6 +492,18 @@ class HandlingSettings(Strict):
     )
 
 
+class HoursSettings(Strict):
+    """Monthly statements: where each customer's statement is posted."""
+
+    post_to: dict[str, str] = Field(
+        default={}, description="customer -> 'project:IDENTIFIER' (Redmine wiki page) or "
+        "'issue:KEY' (Jira comment)",
+    )
+    currency: str = "EUR"
+    history_months: int = Field(default=24, ge=1, le=120,
+                                description="how far back time entries are read")
+
+
 class DaemonSettings(Strict):
     """`slabridge run`: how often to poll, when to reconcile, where to report health."""
 
@@ -528,6 +544,7 @@ class Settings(Strict):
     daemon: DaemonSettings = DaemonSettings()
     escalation: EscalationSettings = EscalationSettings()
     handling: HandlingSettings = HandlingSettings()
+    hours: HoursSettings = HoursSettings()
 
 
 def json_schema() -> dict[str, Any]:
@@ -616,6 +633,7 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
             "secrets must not be written into the file: use ${ENV_VAR}", ("tracker", "api_key")
         ))
     problems += _check_escalation(settings, source)
+    problems += _check_contract_changes(settings, source)
     notes = settings.notes
     if notes.language not in notes.templates:
         problems.append(source.problem(
@@ -628,6 +646,58 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
                 problems.append(source.problem(
                     f"template {kind!r} missing", ("notes", "templates", notes.language)
                 ))
+    return problems
+
+
+def _months_after(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _check_contract_changes(settings: Settings, source: Source) -> list[ConfigProblem]:
+    """The sheet's rules for changing a flat fee and for raising prices (section 4)."""
+    problems: list[ConfigProblem] = []
+    for key, customer in settings.customers.items():
+        ordered = sorted(enumerate(customer.contracts), key=lambda pair: pair[1].from_)
+        for (_, before), (index, after) in itertools.pairwise(ordered):
+            path = ("customers", key, "contracts", index)
+            tier = settings.tiers.get(after.tier)
+            if tier is None or tier.billing.model == "hourly":
+                continue
+            changed = (before.monthly_fee != after.monthly_fee
+                       or before.included_hours != after.included_hours)
+            if changed and tier.billing.fee_adjustment == "last_month_of_quarter":
+                if after.from_.day != 1 or after.from_.month not in (1, 4, 7, 10):
+                    problems.append(source.problem(
+                        "a flat-fee change takes effect at the start of a quarter "
+                        "(agreed in the quarter's last month)", (*path, "from")))
+                elif after.agreed is not None and _months_after(after.agreed, 1) != after.from_:
+                    problems.append(source.problem(
+                        "a flat-fee change must be agreed in the last month of the quarter "
+                        "before it", (*path, "agreed")))
+            increase = tier.billing.price_increase
+            old_fee, new_fee = before.monthly_fee, after.monthly_fee
+            if increase is None or old_fee is None or new_fee is None or new_fee <= old_fee:
+                continue
+            window = [c.monthly_fee for _, c in ordered
+                      if c.monthly_fee is not None and c.from_ < after.from_
+                      and c.from_ >= _months_after(after.from_, -increase.lookback_months)]
+            reference = max([*window, old_fee])
+            if new_fee > reference * (1 + increase.max_increase):
+                problems.append(source.problem(
+                    f"price increase {new_fee} is more than {increase.max_increase:.0%} over "
+                    f"the fees of the preceding {increase.lookback_months} months "
+                    f"({reference})", (*path, "monthly_fee")))
+            if after.announced is None:
+                problems.append(source.problem(
+                    "a price increase needs `announced`: the date of the written notice",
+                    path))
+            elif after.from_ < _months_after(after.announced, increase.notice_months + 1):
+                problems.append(source.problem(
+                    f"a price increase takes effect at the earliest {increase.notice_months} "
+                    f"months after the end of the month of notice "
+                    f"({_months_after(after.announced, increase.notice_months + 1)})",
+                    (*path, "from")))
     return problems
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ from slabridge.domain.model import (
     Ticket,
     TicketFacts,
     TimeEntry,
+    TimeEntryBatch,
 )
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import (
@@ -178,6 +180,7 @@ class JiraTracker:
         self.deployment: str | None = None
         self._user: dict[str, Any] | None = None
         self._fields_by_name: dict[str, dict[str, Any]] = {}
+        self._keys_by_id: dict[str, str] = {}
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.requests_made += 1
@@ -349,6 +352,7 @@ class JiraTracker:
         created = _required_time(fields["created"])
         updated = _required_time(fields["updated"])
         reporter = fields.get("reporter") or {}
+        self._keys_by_id[str(raw.get("id", ""))] = str(raw["key"])
         return Ticket(
             key=str(raw["key"]),
             facts=TicketFacts(
@@ -487,6 +491,39 @@ class JiraTracker:
         if kind == "number":
             return float(value) if value else None
         return value or None
+
+    # --- sprints, worklogs and statements -----------------------------------------------
+
+    def read_time_entries(self, first_day: date, cursor: str | None) -> TimeEntryBatch:
+        """Worklogs changed since the cursor (or since `first_day` the first time)."""
+        since = (datetime.fromtimestamp(int(cursor) / 1000, UTC) if cursor
+                 else datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC))
+        entries, until = self.worklogs_updated_since(since)
+        resolved = [replace(e, ticket_key=self._key_for(e.ticket_key)) for e in entries]
+        return TimeEntryBatch(resolved, complete_from=None,
+                              cursor=str(int(until.timestamp() * 1000)))
+
+    def _key_for(self, issue_id: str | None) -> str | None:
+        """Worklogs name issues by id; tickets are keyed by issue key."""
+        if issue_id is None:
+            return None
+        if issue_id not in self._keys_by_id:
+            raw = self._get(f"issue/{issue_id}", {"fields": "project"}, issue=issue_id)
+            self._keys_by_id[issue_id] = str(raw["key"])
+        return self._keys_by_id[issue_id]
+
+    def post_statement(self, target: str, title: str, text: str,
+                       location: str | None) -> str:
+        """Add the statement as a comment on the configured issue, or update that comment."""
+        kind, _, key = target.partition(":")
+        if kind != "issue":
+            raise TrackerError(f"Jira statements go to an issue: use 'issue:KEY', not {target!r}")
+        body = {"body": self.comment_body(f"*{title}*\n\n{text}")}
+        if location:
+            self._send("put", f"issue/{key}/comment/{location}", body, issue=key)
+            return location
+        response = self._send("post", f"issue/{key}/comment", body, issue=key)
+        return str(response.json()["id"])
 
     # --- sprints and worklogs (escalation and hours build on these) ------------------------
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,16 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from slabridge.domain.annotations import note_keys_in
-from slabridge.domain.model import Journal, Note, Sprint, StatusChange, Ticket, TicketFacts
+from slabridge.domain.model import (
+    Journal,
+    Note,
+    Sprint,
+    StatusChange,
+    Ticket,
+    TicketFacts,
+    TimeEntry,
+    TimeEntryBatch,
+)
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import (
     IssueError,
@@ -425,6 +435,56 @@ class RedmineTracker:
         if name not in self._priority_ids:
             raise IssueError(f"issue #{issue}: no Redmine priority named {name!r}")
         return self._priority_ids[name]
+
+    def read_time_entries(self, first_day: date, cursor: str | None) -> TimeEntryBatch:
+        """Every time entry of the projects spent on or after `first_day`.
+
+        Redmine 5's REST API can neither filter nor sort time entries by update time, so the
+        whole window is read and the store replaces it (edits and deletions included).
+        """
+        ids = self.project_ids()
+        params: dict[str, Any] = {
+            "set_filter": "1", "f[]": ["project_id", "spent_on"], "op[project_id]": "=",
+            "v[project_id][]": [str(i) for i in ids.values()],
+            "op[spent_on]": ">=", "v[spent_on][]": [first_day.isoformat()],
+        }
+        entries: list[TimeEntry] = []
+        offset = 0
+        while True:
+            page = self.call(lambda offset=offset: self._redmine.engine.request(  # type: ignore[misc]
+                "get", f"{self.name}/time_entries.json",
+                params={**params, "limit": PAGE, "offset": offset},
+            ))
+            rows = page.get("time_entries", [])
+            for raw in rows:
+                day = date.fromisoformat(raw["spent_on"])
+                entries.append(TimeEntry(
+                    id=str(raw["id"]),
+                    ticket_key=str(raw["issue"]["id"]) if raw.get("issue") else None,
+                    author=str(raw.get("user", {}).get("id", "")),
+                    started=datetime(day.year, day.month, day.day, tzinfo=UTC),
+                    seconds=round(float(raw["hours"]) * 3600),
+                    updated=_required_time(raw["updated_on"]),
+                    comment=raw.get("comments") or "",
+                    project=self._project_names.get(raw["project"]["id"]),
+                ))
+            offset += len(rows)
+            if not rows or offset >= int(page.get("total_count", 0)):
+                return TimeEntryBatch(entries, complete_from=first_day, cursor=None)
+
+    def post_statement(self, target: str, title: str, text: str,
+                       location: str | None) -> str:
+        """Create or update the wiki page `title` in the project named by target."""
+        kind, _, where = target.partition(":")
+        if kind != "project":
+            raise TrackerError(f"Redmine statements go to a wiki: use 'project:IDENTIFIER', "
+                               f"not {target!r}")
+        page = re.sub(r"[^A-Za-z0-9_-]+", "_", title)
+        self.call(lambda: self._redmine.engine.request(
+            "put", f"{self.name}/projects/{where}/wiki/{page}.json",
+            data={"wiki_page": {"text": text, "comments": "slabridge statement"}},
+        ))
+        return f"wiki:{where}/{page}"
 
     def current_sprint(self, project: str) -> Sprint | None:
         """The project's current sprint: an open version (never a closed one).

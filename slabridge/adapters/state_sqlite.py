@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from slabridge.domain.model import (
     StatusChange,
     Ticket,
     TicketFacts,
+    TimeEntry,
 )
 
 SCHEMA = """
@@ -30,6 +31,28 @@ CREATE TABLE IF NOT EXISTS issues (
 );
 CREATE INDEX IF NOT EXISTS issues_open ON issues (tracker, open);
 CREATE TABLE IF NOT EXISTS flags (tracker TEXT NOT NULL, key TEXT NOT NULL,
+                                  PRIMARY KEY (tracker, key));
+CREATE TABLE IF NOT EXISTS time_entries (
+    tracker TEXT NOT NULL,
+    id TEXT NOT NULL,
+    ticket_key TEXT,
+    project TEXT,
+    spent_on TEXT NOT NULL,
+    seconds INTEGER NOT NULL,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (tracker, id)
+);
+CREATE INDEX IF NOT EXISTS time_entries_spent ON time_entries (tracker, spent_on);
+CREATE TABLE IF NOT EXISTS statements (
+    tracker TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    month TEXT NOT NULL,
+    posted TEXT NOT NULL,
+    entries TEXT NOT NULL,
+    location TEXT NOT NULL,
+    PRIMARY KEY (tracker, customer, month)
+);
+CREATE TABLE IF NOT EXISTS marks (tracker TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
                                   PRIMARY KEY (tracker, key));
 """
 
@@ -185,3 +208,75 @@ class SqliteStateStore:
             "INSERT OR IGNORE INTO flags (tracker, key) VALUES (?, ?)", (tracker, key)
         )
         return cursor.rowcount == 1
+
+    # --- time entries and statements (the hour ledger) ---------------------------------
+
+    def replace_time_entries(
+        self, tracker: str, entries: list[TimeEntry], first_day: date | None = None
+    ) -> None:
+        """Store entries; with `first_day`, entries from then on that are gone are deleted."""
+        with self._db:
+            self._db.execute("BEGIN")
+            if first_day is not None:
+                self._db.execute(
+                    "DELETE FROM time_entries WHERE tracker = ? AND spent_on >= ?",
+                    (tracker, first_day.isoformat()),
+                )
+            self._db.executemany(
+                "INSERT INTO time_entries (tracker, id, ticket_key, project, spent_on, seconds,"
+                " updated) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tracker, id) DO UPDATE SET"
+                " ticket_key = excluded.ticket_key, project = excluded.project,"
+                " spent_on = excluded.spent_on, seconds = excluded.seconds,"
+                " updated = excluded.updated",
+                [(tracker, e.id, e.ticket_key, e.project, e.started.date().isoformat(),
+                  e.seconds, e.updated.isoformat()) for e in entries],
+            )
+
+    def time_entries(self, tracker: str) -> list[tuple[str, str | None, str | None, date, int]]:
+        """(id, ticket key, project, day, seconds) of every stored entry."""
+        rows = self._db.execute(
+            "SELECT id, ticket_key, project, spent_on, seconds FROM time_entries "
+            "WHERE tracker = ?", (tracker,),
+        ).fetchall()
+        return [(r[0], r[1], r[2], date.fromisoformat(r[3]), int(r[4])) for r in rows]
+
+    def posted_statements(self, tracker: str, customer: str) -> dict[str, dict[str, str]]:
+        """month -> frozen {entry id: hours} of the statements already posted."""
+        rows = self._db.execute(
+            "SELECT month, entries FROM statements WHERE tracker = ? AND customer = ?",
+            (tracker, customer),
+        ).fetchall()
+        return {row[0]: json.loads(row[1]) for row in rows}
+
+    def statement_location(self, tracker: str, customer: str, month: str) -> str | None:
+        """Where a posted statement lives (wiki page, comment id), if posted."""
+        row = self._db.execute(
+            "SELECT location FROM statements WHERE tracker = ? AND customer = ? AND month = ?",
+            (tracker, customer, month),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def freeze_statement(self, tracker: str, customer: str, month: str,
+                         entries: dict[str, str], location: str, posted: datetime) -> None:
+        """Record a posted statement; later changes to its month become adjustments."""
+        self._db.execute(
+            "INSERT INTO statements (tracker, customer, month, posted, entries, location) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tracker, customer, month) DO UPDATE SET "
+            "posted = excluded.posted, location = excluded.location",
+            (tracker, customer, month, posted.isoformat(), json.dumps(entries), location),
+        )
+
+    def mark(self, tracker: str, key: str) -> str | None:
+        """A remembered value (e.g. the worklog watermark)."""
+        row = self._db.execute(
+            "SELECT value FROM marks WHERE tracker = ? AND key = ?", (tracker, key)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def set_mark(self, tracker: str, key: str, value: str) -> None:
+        """Remember a value."""
+        self._db.execute(
+            "INSERT INTO marks (tracker, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (tracker, key) DO UPDATE SET value = excluded.value",
+            (tracker, key, value),
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -179,3 +179,15 @@ class TimeEntry:
     seconds: int
     updated: datetime
     comment: str = ""
+    project: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeEntryBatch:
+    """Time entries read from a tracker, and how they relate to what is stored."""
+
+    entries: list[TimeEntry]
+    complete_from: date | None
+    """Set when these are all entries spent from that day on (the store replaces them)."""
+    cursor: str | None
+    """Where to continue next time (incremental trackers), or None."""

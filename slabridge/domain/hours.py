@@ -1,0 +1,194 @@
+"""The monthly hour ledger: included hours, credit carried over and lapsed, billable extra.
+
+All quantities are Decimal hours; months are "YYYY-MM" strings. Pure: the service gathers
+time entries and contracts, this module does the arithmetic of contract-terms.md section 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+ZERO = Decimal(0)
+HOUR_SECONDS = Decimal(3600)
+
+
+def month_of(day: date) -> str:
+    """The ledger month of a day, e.g. 2026-11."""
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def next_month(month: str) -> str:
+    """The month after `month`."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last`, both included."""
+    months = []
+    current = first
+    while current <= last:
+        months.append(current)
+        current = next_month(current)
+    return months
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """Hours attributed to a customer in a month (from a time entry)."""
+
+    entry_id: str
+    customer: str
+    day: date
+    hours: Decimal
+    incident_class: str | None = None
+    current_sprint: bool = False
+    """Spent on an issue fixed in the current sprint (Standard's 20 % surcharge)."""
+    ticket_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthTerms:
+    """The contract terms in force for a customer in one month."""
+
+    tier: str
+    model: str
+    included: Decimal
+    credit_cap_months: int
+    surcharge: Decimal
+    hourly_rate: Decimal | None = None
+    extra_hourly_rate: Decimal | None = None
+    monthly_fee: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """Hours of a closed month that changed after its statement was posted."""
+
+    entry_id: str
+    month: str
+    hours: Decimal
+    """The change: positive for added hours, negative for removed ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One customer's month."""
+
+    customer: str
+    month: str
+    tier: str
+    included: Decimal
+    used: Decimal
+    credit_in: Decimal
+    credit_out: Decimal
+    lapsed: Decimal
+    billable_hours: Decimal
+    surcharge_hours: Decimal
+    adjustments: tuple[Adjustment, ...] = ()
+    fee: Decimal | None = None
+    extra_amount: Decimal | None = None
+    surcharge_amount: Decimal | None = None
+    bookings: int = 0
+
+    @property
+    def available(self) -> Decimal:
+        """Included hours plus credit from earlier months."""
+        return self.included + self.credit_in
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """Statements of one customer over consecutive months."""
+
+    statements: tuple[Statement, ...] = field(default_factory=tuple)
+
+    def month(self, month: str) -> Statement | None:
+        """The statement of `month`, if computed."""
+        return next((s for s in self.statements if s.month == month), None)
+
+
+def settle_month(
+    customer: str, month: str, terms: MonthTerms, used: Decimal, surcharge_hours: Decimal,
+    credit_in: Decimal, adjustments: tuple[Adjustment, ...] = (), bookings: int = 0,
+) -> Statement:
+    """One month by the sheet's rules.
+
+    Flat tiers: included plus credit is available; unused hours carry over up to
+    credit_cap_months x included, the rest lapses (shown, never dropped); hours beyond the
+    available ones are billable. Hourly (Standard): every hour is billable.
+    """
+    if terms.model == "hourly":
+        credit_out = lapsed = ZERO
+        billable = used
+        credit_in = ZERO
+    else:
+        available = terms.included + credit_in
+        if used <= available:
+            unused = available - used
+            cap = terms.included * terms.credit_cap_months
+            credit_out = min(unused, cap)
+            lapsed = unused - credit_out
+            billable = ZERO
+        else:
+            credit_out = lapsed = ZERO
+            billable = used - available
+    rate = terms.hourly_rate if terms.model == "hourly" else terms.extra_hourly_rate
+    return Statement(
+        customer=customer, month=month, tier=terms.tier, included=terms.included
+        if terms.model != "hourly" else ZERO,
+        used=used, credit_in=credit_in, credit_out=credit_out, lapsed=lapsed,
+        billable_hours=billable, surcharge_hours=surcharge_hours, adjustments=adjustments,
+        fee=terms.monthly_fee,
+        extra_amount=None if rate is None else (billable * rate).quantize(Decimal("0.01")),
+        surcharge_amount=(
+            None if terms.hourly_rate is None or not terms.surcharge
+            else (surcharge_hours * terms.hourly_rate * terms.surcharge).quantize(
+                Decimal("0.01"))
+        ),
+        bookings=bookings,
+    )
+
+
+def build_ledger(
+    customer: str,
+    months: Sequence[str],
+    terms_for: Mapping[str, MonthTerms],
+    bookings: Iterable[Booking],
+    adjustments: Mapping[str, tuple[Adjustment, ...]] | None = None,
+) -> Ledger:
+    """Statements for consecutive `months`, credit flowing from each into the next.
+
+    `adjustments[month]` are changes to closed months reported in `month`'s statement;
+    they count as used hours of that month.
+    """
+    adjustments = adjustments or {}
+    hours: dict[str, Decimal] = {}
+    surcharge: dict[str, Decimal] = {}
+    counts: dict[str, int] = {}
+    wanted = set(months)
+    for booking in bookings:
+        month = month_of(booking.day)
+        if booking.customer != customer or month not in wanted:
+            continue
+        hours[month] = hours.get(month, ZERO) + booking.hours
+        counts[month] = counts.get(month, 0) + 1
+        if booking.incident_class == "critical" and booking.current_sprint:
+            surcharge[month] = surcharge.get(month, ZERO) + booking.hours
+    statements: list[Statement] = []
+    credit = ZERO
+    for month in months:
+        terms = terms_for[month]
+        extra = adjustments.get(month, ())
+        used = hours.get(month, ZERO) + sum((a.hours for a in extra), ZERO)
+        statement = settle_month(
+            customer, month, terms, used,
+            surcharge.get(month, ZERO) if terms.surcharge else ZERO,
+            credit, extra, counts.get(month, 0),
+        )
+        statements.append(statement)
+        credit = statement.credit_out
+    return Ledger(tuple(statements))

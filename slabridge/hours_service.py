@@ -1,0 +1,288 @@
+"""The hours use case: read time entries, attribute them, build statements, post them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.config import Config
+from slabridge.domain.classify import classify
+from slabridge.domain.hours import (
+    HOUR_SECONDS,
+    ZERO,
+    Adjustment,
+    Booking,
+    MonthTerms,
+    Statement,
+    build_ledger,
+    month_of,
+    months_between,
+    next_month,
+)
+from slabridge.domain.model import SlaStatus, TicketFacts
+from slabridge.domain.plan import decide
+from slabridge.errors import UsageError
+from slabridge.ports import Tracker
+
+HISTORY = 12
+
+
+@dataclass(frozen=True)
+class CustomerMonth:
+    """One customer's statement with the months before it and its SLA compliance."""
+
+    customer: str
+    name: str
+    statement: Statement
+    history: tuple[Statement, ...]
+    compliance: dict[str, tuple[int, int, int]]
+    posted: bool
+
+
+def _hours(seconds: int) -> Decimal:
+    return (Decimal(seconds) / HOUR_SECONDS).quantize(Decimal("0.01"))
+
+
+def first_of(month: str) -> date:
+    """The first day of a YYYY-MM month."""
+    year, number = (int(p) for p in month.split("-"))
+    return date(year, number, 1)
+
+
+def check_month(text: str) -> str:
+    """A valid YYYY-MM, or a UsageError."""
+    try:
+        first_of(text)
+    except ValueError:
+        raise UsageError(f"--month {text!r} is not a month: write YYYY-MM, e.g. 2026-11") \
+            from None
+    return text
+
+
+class HoursService:
+    """Statements for one tracker's customers from the state store's time entries."""
+
+    def __init__(self, tracker: Tracker, store: SqliteStateStore, config: Config) -> None:
+        self.tracker = tracker
+        self.store = store
+        self.config = config
+        self.rules = config.rules()
+
+    def refresh(self, today: date) -> int:
+        """Read time entries from the tracker into the store; returns how many were read."""
+        history = self.config.settings.hours.history_months
+        index = today.year * 12 + today.month - 1 - history
+        first_day = date(index // 12, index % 12 + 1, 1)
+        name = self.tracker.name
+        batch = self.tracker.read_time_entries(first_day, self.store.mark(name, "worklogs"))
+        self.store.replace_time_entries(name, batch.entries, batch.complete_from)
+        if batch.cursor is not None:
+            self.store.set_mark(name, "worklogs", batch.cursor)
+        return len(batch.entries)
+
+    def bookings(self) -> tuple[list[Booking], Decimal]:
+        """Stored entries attributed to customers, and the hours no rule could attribute."""
+        name = self.tracker.name
+        records = {r.ticket.key: r for r in self.store.all_records(name)}
+        attribution: dict[str, tuple[str | None, str | None, bool]] = {}
+        bookings: list[Booking] = []
+        unattributed = ZERO
+        for entry_id, ticket_key, project, day, seconds in self.store.time_entries(name):
+            customer, incident_class, in_sprint = None, None, False
+            record = records.get(ticket_key) if ticket_key else None
+            if record is not None:
+                if ticket_key not in attribution:
+                    result = classify(record.ticket.facts, self.rules.customer_rules,
+                                      self.rules.class_rules)
+                    attribution[ticket_key] = (  # type: ignore[index]
+                        result.customer, result.incident_class, record.ticket.sprint is not None
+                    )
+                customer, incident_class, in_sprint = attribution[ticket_key]  # type: ignore[index]
+            elif project is not None:
+                found = classify(TicketFacts(project=project), self.rules.customer_rules, ())
+                customer = found.customer
+            if customer is None:
+                unattributed += _hours(seconds)
+                continue
+            bookings.append(Booking(entry_id, customer, day, _hours(seconds), incident_class,
+                                    in_sprint, ticket_key))
+        return bookings, unattributed
+
+    def _terms(self, customer: str, month: str) -> MonthTerms | None:
+        contract = self.config.customer(customer).contract_at(first_of(month))
+        if contract is None:
+            return None
+        tier = self.config.tier(contract.tier)
+        billing = tier.billing
+        return MonthTerms(
+            tier=tier.name, model=billing.model,
+            included=contract.included_hours if billing.included_hours else ZERO,
+            credit_cap_months=billing.credit_cap_months,
+            surcharge=billing.critical_current_sprint_surcharge,
+            hourly_rate=contract.hourly_rate, extra_hourly_rate=contract.extra_hourly_rate,
+            monthly_fee=contract.monthly_fee,
+        )
+
+    def statements(self, month: str, customer: str | None, now: datetime) -> list[CustomerMonth]:
+        """Each customer's statement for `month` (frozen ones as posted, plus adjustments)."""
+        keys = [customer] if customer else list(self.config.customers)
+        for key in keys:
+            self.config.customer(key)
+        bookings, _ = self.bookings()
+        results = []
+        for key in keys:
+            starts = [c.start for c in self.config.customer(key).contracts]
+            first = max(month_of(min(starts)), self._window_start(month))
+            months = [m for m in months_between(first, month) if self._terms(key, m)]
+            if month not in months:
+                continue
+            terms = {m: t for m in months if (t := self._terms(key, m)) is not None}
+            mine = [b for b in bookings if b.customer == key]
+            frozen = self.store.posted_statements(self.tracker.name, key)
+            effective, adjustments = _apply_frozen(key, mine, frozen, months)
+            ledger = build_ledger(key, months, terms, effective, adjustments)
+            statement = ledger.statements[-1]
+            results.append(CustomerMonth(
+                key, self.config.customer(key).name, statement,
+                ledger.statements[-HISTORY:], self._compliance(key, month, now),
+                month in frozen,
+            ))
+        return results
+
+    def _window_start(self, month: str) -> str:
+        history = self.config.settings.hours.history_months
+        day = first_of(month)
+        index = day.year * 12 + day.month - 1 - history
+        return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+    def _compliance(
+        self, customer: str, month: str, now: datetime
+    ) -> dict[str, tuple[int, int, int]]:
+        """Per class: issues received in the month, answered in time, breached."""
+        counts: dict[str, list[int]] = {}
+        for record in self.store.all_records(self.tracker.name):
+            ticket = record.ticket
+            if month_of(ticket.received.astimezone(UTC).date()) != month:
+                continue
+            decision = decide(ticket, record.journal, record, self.rules, now)
+            evaluation = decision.evaluation
+            if evaluation is None or decision.classification.customer != customer:
+                continue
+            row = counts.setdefault(evaluation.incident_class, [0, 0, 0])
+            row[0] += 1
+            row[1] += evaluation.status is SlaStatus.MET
+            row[2] += evaluation.status is SlaStatus.BREACHED
+        return {k: (v[0], v[1], v[2]) for k, v in sorted(counts.items())}
+
+    def post(self, results: list[CustomerMonth], now: datetime) -> list[str]:
+        """Post each statement to its configured place, once; re-posting updates it."""
+        targets = self.config.settings.hours.post_to
+        posted = []
+        for result in results:
+            target = targets.get(result.customer)
+            if target is None:
+                raise UsageError(f"hours.post_to has no place for customer {result.customer!r}")
+            title = f"SLA statement {result.name} {result.statement.month}"
+            location = self.store.statement_location(
+                self.tracker.name, result.customer, result.statement.month)
+            text = statement_textile(result)
+            where = self.tracker.post_statement(target, title, text, location)
+            entries = self._frozen_entries(result.customer, result.statement.month)
+            self.store.freeze_statement(self.tracker.name, result.customer,
+                                        result.statement.month, entries, where, now)
+            posted.append(where)
+        return posted
+
+    def _frozen_entries(self, customer: str, month: str) -> dict[str, str]:
+        bookings, _ = self.bookings()
+        return {b.entry_id: str(b.hours) for b in bookings
+                if b.customer == customer and month_of(b.day) == month}
+
+
+def _apply_frozen(
+    customer: str, bookings: list[Booking], frozen: dict[str, dict[str, str]],
+    months: list[str],
+) -> tuple[list[Booking], dict[str, tuple[Adjustment, ...]]]:
+    """Posted months keep their posted hours; later changes go to the next open month."""
+    open_months = [m for m in months if m not in frozen]
+    effective: list[Booking] = []
+    changes: dict[str, list[Adjustment]] = {}
+    seen: dict[str, set[str]] = {m: set() for m in frozen}
+    for booking in bookings:
+        month = month_of(booking.day)
+        if month not in frozen:
+            effective.append(booking)
+            continue
+        seen[month].add(booking.entry_id)
+        was = frozen[month].get(booking.entry_id)
+        if was is not None:
+            effective.append(replace(booking, hours=Decimal(was)))
+        delta = booking.hours - (Decimal(was) if was is not None else ZERO)
+        if delta:
+            changes.setdefault(month, []).append(Adjustment(booking.entry_id, month, delta))
+    for month, entries in frozen.items():
+        for entry_id, hours in entries.items():
+            if entry_id not in seen.get(month, set()):
+                changes.setdefault(month, []).append(
+                    Adjustment(entry_id, month, -Decimal(hours)))
+                # The frozen statement still shows the hours as posted.
+                effective.append(Booking(entry_id, customer, first_of(month), Decimal(hours)))
+    adjustments: dict[str, list[Adjustment]] = {}
+    for month, found in changes.items():
+        target = next((m for m in open_months if m > month), None)
+        if target is None:
+            target = next_month(month)
+        adjustments.setdefault(target, []).extend(found)
+    return effective, {m: tuple(a) for m, a in adjustments.items()}
+
+
+def _money(value: Decimal | None) -> Any:
+    return None if value is None else str(value)
+
+
+def statement_dict(result: CustomerMonth) -> dict[str, Any]:
+    """The JSON shape of one statement."""
+    s = result.statement
+    return {
+        "customer": result.customer, "name": result.name, "tier": s.tier, "month": s.month,
+        "included": str(s.included), "used": str(s.used), "credit_in": str(s.credit_in),
+        "credit_out": str(s.credit_out), "lapsed": str(s.lapsed),
+        "billable_hours": str(s.billable_hours), "surcharge_hours": str(s.surcharge_hours),
+        "adjustments": [{"entry": a.entry_id, "month": a.month, "hours": str(a.hours)}
+                        for a in s.adjustments],
+        "fee": _money(s.fee), "extra_amount": _money(s.extra_amount),
+        "surcharge_amount": _money(s.surcharge_amount), "posted": result.posted,
+        "sla": {k: {"received": v[0], "in_time": v[1], "breached": v[2]}
+                for k, v in result.compliance.items()},
+    }
+
+
+def statement_textile(result: CustomerMonth) -> str:
+    """The statement as a Textile / Jira wiki table, for posting to the tracker."""
+    s = result.statement
+    rows = [
+        ("Tier", s.tier), ("Included hours", s.included), ("Credit from earlier months",
+                                                          s.credit_in),
+        ("Hours used", s.used), ("Credit carried to next month", s.credit_out),
+        ("Lapsed (credit above 3 months' hours)", s.lapsed),
+        ("Billable extra hours", s.billable_hours), ("Hours with 20% surcharge",
+                                                     s.surcharge_hours),
+    ]
+    lines = [f"|{label}|{value}|" for label, value in rows]
+    for adjustment in s.adjustments:
+        lines.append(f"|Adjustment {adjustment.month} (entry {adjustment.entry_id})|"
+                     f"{adjustment.hours}|")
+    for incident_class, (received, in_time, breached) in result.compliance.items():
+        lines.append(f"|SLA {incident_class}: received / in time / breached|"
+                     f"{received} / {in_time} / {breached}|")
+    key = f"statement:{result.customer}:{s.month}"
+    return "\n".join(lines) + f"\n\n[slabridge {key}]"
+
+
+def statements_json(results: list[CustomerMonth]) -> str:
+    """All statements as a JSON document."""
+    return json.dumps([statement_dict(r) for r in results], indent=2)
