@@ -33,8 +33,9 @@ def test_unused_hours_carry_over() -> None:
     ledger = build_ledger("acme", ["2026-01", "2026-02"], {"2026-01": FLAT, "2026-02": FLAT},
                           [book("2026-01", "4"), book("2026-02", "12")])
     january, february = ledger.statements
-    assert (january.credit_out, january.lapsed, january.billable_hours) == (6, 0, 0)
-    assert (february.credit_in, february.used, february.credit_out) == (6, 12, 4)
+    d = Decimal
+    assert (january.credit_out, january.lapsed, january.billable_hours) == (d(6), d(0), d(0))
+    assert (february.credit_in, february.used, february.credit_out) == (d(6), d(12), d(4))
 
 
 def test_credit_beyond_three_months_lapses() -> None:
