@@ -241,7 +241,11 @@ def _apply_frozen(
 
 
 def _money(value: Decimal | None) -> Any:
-    return None if value is None else str(value)
+    return None if value is None else f"{value:.2f}"
+
+
+def _h(value: Decimal) -> str:
+    return f"{value:.2f}"
 
 
 def statement_dict(result: CustomerMonth) -> dict[str, Any]:
@@ -249,10 +253,10 @@ def statement_dict(result: CustomerMonth) -> dict[str, Any]:
     s = result.statement
     return {
         "customer": result.customer, "name": result.name, "tier": s.tier, "month": s.month,
-        "included": str(s.included), "used": str(s.used), "credit_in": str(s.credit_in),
-        "credit_out": str(s.credit_out), "lapsed": str(s.lapsed),
-        "billable_hours": str(s.billable_hours), "surcharge_hours": str(s.surcharge_hours),
-        "adjustments": [{"entry": a.entry_id, "month": a.month, "hours": str(a.hours)}
+        "included": _h(s.included), "used": _h(s.used), "credit_in": _h(s.credit_in),
+        "credit_out": _h(s.credit_out), "lapsed": _h(s.lapsed),
+        "billable_hours": _h(s.billable_hours), "surcharge_hours": _h(s.surcharge_hours),
+        "adjustments": [{"entry": a.entry_id, "month": a.month, "hours": _h(a.hours)}
                         for a in s.adjustments],
         "fee": _money(s.fee), "extra_amount": _money(s.extra_amount),
         "surcharge_amount": _money(s.surcharge_amount), "posted": result.posted,
@@ -272,10 +276,11 @@ def statement_textile(result: CustomerMonth) -> str:
         ("Billable extra hours", s.billable_hours), ("Hours with 20% surcharge",
                                                      s.surcharge_hours),
     ]
-    lines = [f"|{label}|{value}|" for label, value in rows]
+    lines = [f"|{label}|{value if isinstance(value, str) else _h(value)}|"
+             for label, value in rows]
     for adjustment in s.adjustments:
         lines.append(f"|Adjustment {adjustment.month} (entry {adjustment.entry_id})|"
-                     f"{adjustment.hours}|")
+                     f"{_h(adjustment.hours)}|")
     for incident_class, (received, in_time, breached) in result.compliance.items():
         lines.append(f"|SLA {incident_class}: received / in time / breached|"
                      f"{received} / {in_time} / {breached}|")
