@@ -268,16 +268,14 @@ def statement_dict(result: CustomerMonth) -> dict[str, Any]:
 def statement_textile(result: CustomerMonth) -> str:
     """The statement as a Textile / Jira wiki table, for posting to the tracker."""
     s = result.statement
-    rows = [
-        ("Tier", s.tier), ("Included hours", s.included), ("Credit from earlier months",
-                                                          s.credit_in),
+    rows: list[tuple[str, Decimal]] = [
+        ("Included hours", s.included), ("Credit from earlier months", s.credit_in),
         ("Hours used", s.used), ("Credit carried to next month", s.credit_out),
         ("Lapsed (credit above 3 months' hours)", s.lapsed),
         ("Billable extra hours", s.billable_hours), ("Hours with 20% surcharge",
                                                      s.surcharge_hours),
     ]
-    lines = [f"|{label}|{value if isinstance(value, str) else _h(value)}|"
-             for label, value in rows]
+    lines = [f"|Tier|{s.tier}|"] + [f"|{label}|{_h(value)}|" for label, value in rows]
     for adjustment in s.adjustments:
         lines.append(f"|Adjustment {adjustment.month} (entry {adjustment.entry_id})|"
                      f"{_h(adjustment.hours)}|")
