@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -380,3 +381,45 @@ def test_escalation_on_jira_mentions_watchers_assignee_priority(
     again = sync.cycle(datetime(2026, 11, 23, 13, 45, tzinfo=UTC))
     assert again.notifications == 0
     assert len(calls(jira, "POST", r"/issue/ACME-1/comment")) == 1  # no second escalation
+
+
+def test_hours_from_worklogs_posted_as_one_comment(
+    jira: responses.RequestsMock, tmp_path: Path
+) -> None:
+    """Worklogs are read incrementally, attributed through their issues, and the statement
+    comment is added once and then updated in place."""
+    from slabridge.adapters.state_sqlite import SqliteStateStore
+    from slabridge.hours_service import HoursService
+
+    stub_reference(jira)
+    stub_search_pages(jira)
+    stub_property_writes(jira)
+    path = write_config(tmp_path).read_text(encoding="utf-8").replace(
+        "state:\n", "hours:\n  post_to: {acme: \"issue:ACME-9\"}\nstate:\n")
+    config_path = tmp_path / "slabridge.yaml"
+    config_path.write_text(path, encoding="utf-8")
+    sync = syncer_for(config_path)
+    sync.cycle(NOW)
+
+    def updated(request: Any) -> tuple[int, dict[str, str], str]:
+        page = "worklog_updated_page2" if request.params.get("since") == "1763890000000" \
+            else "worklog_updated_page1"
+        return 200, {"Content-Type": "application/json"}, json.dumps(load(page))
+
+    jira.add_callback(responses.GET, re.compile(rf"{CLOUD}/rest/api/3/worklog/updated.*"),
+                      callback=updated)
+    jira.post(f"{CLOUD}/rest/api/3/worklog/list", json=load("worklog_list"))
+    jira.post(f"{CLOUD}/rest/api/3/issue/ACME-9/comment", status=201, json={"id": "777"})
+    jira.put(f"{CLOUD}/rest/api/3/issue/ACME-9/comment/777", json={"id": "777"})
+    config = load_config(config_path)
+    store = sync.store
+    assert isinstance(store, SqliteStateStore)
+    service = HoursService(sync.tracker, store, config)
+    assert service.refresh(datetime(2025, 11, 23, tzinfo=UTC).date()) == 3
+    (acme,) = service.statements("2026-11", "acme", NOW)
+    # Worklogs 103 and 105 are on issue 10001 = ACME-1 (Acme); 104 on ACME-2 (Acme too).
+    assert acme.statement.used == Decimal("3.00")
+    assert service.post([acme], NOW) == ["777"]
+    assert service.post([acme], NOW) == ["777"]
+    assert len(calls(jira, "POST", r"/issue/ACME-9/comment$")) == 1
+    assert len(calls(jira, "PUT", r"/issue/ACME-9/comment/777$")) == 1
