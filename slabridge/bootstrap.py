@@ -10,7 +10,8 @@ from slabridge.adapters.jira import JiraTracker
 from slabridge.adapters.notify_email import EmailNotifier
 from slabridge.adapters.notify_webhook import WebhookNotifier
 from slabridge.adapters.redmine import RedmineTracker
-from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.adapters.state_postgres import LeaderLock, PostgresStateStore
+from slabridge.adapters.state_sqlite import SqliteStateStore, SqlStateStore
 from slabridge.config import Config
 from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
@@ -101,9 +102,29 @@ def state_path(config: Config, environ: dict[str, str] | None = None) -> Path:
     return path
 
 
+def build_store(config: Config, environ: dict[str, str] | None = None) -> SqlStateStore:
+    """The configured state store."""
+    environ = dict(os.environ if environ is None else environ)
+    state = config.settings.state
+    if state.kind == "postgres":
+        dsn = expand_env(state.dsn or "", ("state", "dsn"), config.source, environ)
+        register_secret(dsn)
+        return PostgresStateStore(dsn)
+    return SqliteStateStore(state_path(config, environ))
+
+
+def build_leader_lock(config: Config, tracker_name: str) -> LeaderLock | None:
+    """With a PostgreSQL store, the lock that makes one replica active; else None."""
+    state = config.settings.state
+    if state.kind != "postgres":
+        return None
+    dsn = expand_env(state.dsn or "", ("state", "dsn"), config.source, dict(os.environ))
+    return LeaderLock(dsn, tracker_name)
+
+
 def build_syncer(config: Config) -> Syncer:
     """Tracker, state store and rules wired together."""
     tracker = build_tracker(config)
-    store = SqliteStateStore(state_path(config))
+    store = build_store(config)
     overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
     return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config))

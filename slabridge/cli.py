@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from slabridge import __version__, hours_cli
-from slabridge.adapters.state_sqlite import SqliteStateStore
-from slabridge.bootstrap import build_syncer, build_tracker, state_path
+from slabridge.bootstrap import build_store, build_syncer, build_tracker
 from slabridge.config import Config, find_config_path, load_config
 from slabridge.errors import SlabridgeError, UsageError
 from slabridge.explaining import explanation_dict, explanation_text
@@ -216,7 +215,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print the board of open issues from the last sync."""
     config = _config(args)
     tracker = build_tracker(config)
-    store = SqliteStateStore(state_path(config))
+    store = build_store(config)
     if args.customer:
         config.customer(args.customer)
     rows = board(store, tracker.name, config.rules(), _now(), args.customer)
@@ -245,7 +244,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """Explain why an issue has its due time."""
     config = _config(args)
     tracker = build_tracker(config)
-    store = SqliteStateStore(state_path(config))
+    store = build_store(config)
     key = args.issue.lstrip("#")
     if not key or not all(ch.isalnum() or ch in "-_" for ch in key):
         raise UsageError(f"{args.issue!r} is not an issue number or key (e.g. 42 or ACME-7)")

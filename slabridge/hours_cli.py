@@ -8,8 +8,7 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from slabridge.adapters.state_sqlite import SqliteStateStore
-from slabridge.bootstrap import build_tracker, state_path
+from slabridge.bootstrap import build_store, build_tracker
 from slabridge.config import find_config_path, load_config
 from slabridge.errors import UsageError
 from slabridge.hours_service import (
@@ -51,7 +50,7 @@ def cmd_hours(args: argparse.Namespace) -> int:
     month = check_month(args.month)
     config = load_config(find_config_path(args.config))
     tracker = build_tracker(config)
-    store = SqliteStateStore(state_path(config))
+    store = build_store(config)
     service = HoursService(tracker, store, config)
     now = datetime.now(UTC)
     if not args.offline:

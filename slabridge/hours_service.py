@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.adapters.state_sqlite import SqlStateStore
 from slabridge.config import Config
 from slabridge.domain.classify import classify
 from slabridge.domain.hours import (
@@ -66,7 +66,7 @@ def check_month(text: str) -> str:
 class HoursService:
     """Statements for one tracker's customers from the state store's time entries."""
 
-    def __init__(self, tracker: Tracker, store: SqliteStateStore, config: Config) -> None:
+    def __init__(self, tracker: Tracker, store: SqlStateStore, config: Config) -> None:
         self.tracker = tracker
         self.store = store
         self.config = config

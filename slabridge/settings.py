@@ -417,9 +417,18 @@ class NotesSettings(Strict):
 
 
 class StateSettings(Strict):
-    """Where slabridge remembers what it did (a SQLite file)."""
+    """Where slabridge remembers what it did: a SQLite file, or PostgreSQL for replicas."""
 
-    path: Name = ".slabridge/state.sqlite3"
+    kind: Literal["sqlite", "postgres"] = "sqlite"
+    path: Name = Field(default=".slabridge/state.sqlite3", description="sqlite: the file")
+    dsn: str | None = Field(default=None, description="postgres: a ${ENV_VAR} holding the "
+                            "connection string (it may contain a password)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Any:
+        if self.kind == "postgres" and not (self.dsn and _ENV_REF.fullmatch(self.dsn.strip())):
+            raise ValueError("state kind postgres needs dsn: ${ENV_VAR}")
+        return self
 
 
 class ChannelSettings(Strict):

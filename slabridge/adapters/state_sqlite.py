@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -138,17 +141,19 @@ def record_from_json(text: str) -> IssueRecord:
     )
 
 
-class SqliteStateStore:
-    """StateStore on a SQLite file; every put is its own committed transaction."""
+class SqlStateStore(ABC):
+    """The StateStore in SQL that SQLite and PostgreSQL share; every write commits at once.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+    Statements are written with `?` placeholders; the PostgreSQL store translates them.
+    """
+
+    _db: Any
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, params)
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
 
     def close(self) -> None:
         """Close the database."""
@@ -156,14 +161,14 @@ class SqliteStateStore:
 
     def watermark(self, tracker: str) -> datetime | None:
         """The newest `updated` time of the last completed listing."""
-        row = self._db.execute(
+        row = self._run(
             "SELECT updated FROM watermarks WHERE tracker = ?", (tracker,)
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
     def set_watermark(self, tracker: str, at: datetime) -> None:
         """Record the newest `updated` time of a completed listing."""
-        self._db.execute(
+        self._run(
             "INSERT INTO watermarks (tracker, updated) VALUES (?, ?) "
             "ON CONFLICT (tracker) DO UPDATE SET updated = excluded.updated",
             (tracker, at.isoformat()),
@@ -171,14 +176,14 @@ class SqliteStateStore:
 
     def get(self, tracker: str, key: str) -> IssueRecord | None:
         """The record of one issue, if any."""
-        row = self._db.execute(
+        row = self._run(
             "SELECT record FROM issues WHERE tracker = ? AND key = ?", (tracker, key)
         ).fetchone()
         return record_from_json(row[0]) if row else None
 
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store (replace) the record of one issue."""
-        self._db.execute(
+        self._run(
             "INSERT INTO issues (tracker, key, open, record) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (tracker, key) DO UPDATE SET open = excluded.open, "
             "record = excluded.record",
@@ -187,14 +192,14 @@ class SqliteStateStore:
 
     def open_records(self, tracker: str) -> list[IssueRecord]:
         """Records of issues last seen open."""
-        rows = self._db.execute(
+        rows = self._run(
             "SELECT record FROM issues WHERE tracker = ? AND open = 1", (tracker,)
         ).fetchall()
         return [record_from_json(row[0]) for row in rows]
 
     def all_records(self, tracker: str) -> list[IssueRecord]:
         """Every record of a tracker (for reports)."""
-        rows = self._db.execute(
+        rows = self._run(
             "SELECT record FROM issues WHERE tracker = ?", (tracker,)
         ).fetchall()
         return [record_from_json(row[0]) for row in rows]
@@ -202,12 +207,13 @@ class SqliteStateStore:
     def flag_once(self, tracker: str, key: str, on: bool) -> bool:
         """Set (on) or clear a flag; True if it was just set (report once, not every cycle)."""
         if not on:
-            self._db.execute("DELETE FROM flags WHERE tracker = ? AND key = ?", (tracker, key))
+            self._run("DELETE FROM flags WHERE tracker = ? AND key = ?", (tracker, key))
             return False
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO flags (tracker, key) VALUES (?, ?)", (tracker, key)
+        cursor = self._run(
+            "INSERT INTO flags (tracker, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (tracker, key),
         )
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)
 
     # --- time entries and statements (the hour ledger) ---------------------------------
 
@@ -216,9 +222,9 @@ class SqliteStateStore:
     ) -> None:
         """Store entries; with `first_day`, entries from then on that are gone are deleted."""
         with self._db:
-            self._db.execute("BEGIN")
+            self._run("BEGIN")
             if first_day is not None:
-                self._db.execute(
+                self._run(
                     "DELETE FROM time_entries WHERE tracker = ? AND spent_on >= ?",
                     (tracker, first_day.isoformat()),
                 )
@@ -234,7 +240,7 @@ class SqliteStateStore:
 
     def time_entries(self, tracker: str) -> list[tuple[str, str | None, str | None, date, int]]:
         """(id, ticket key, project, day, seconds) of every stored entry."""
-        rows = self._db.execute(
+        rows = self._run(
             "SELECT id, ticket_key, project, spent_on, seconds FROM time_entries "
             "WHERE tracker = ?", (tracker,),
         ).fetchall()
@@ -242,7 +248,7 @@ class SqliteStateStore:
 
     def posted_statements(self, tracker: str, customer: str) -> dict[str, dict[str, str]]:
         """month -> frozen {entry id: hours} of the statements already posted."""
-        rows = self._db.execute(
+        rows = self._run(
             "SELECT month, entries FROM statements WHERE tracker = ? AND customer = ?",
             (tracker, customer),
         ).fetchall()
@@ -250,7 +256,7 @@ class SqliteStateStore:
 
     def statement_location(self, tracker: str, customer: str, month: str) -> str | None:
         """Where a posted statement lives (wiki page, comment id), if posted."""
-        row = self._db.execute(
+        row = self._run(
             "SELECT location FROM statements WHERE tracker = ? AND customer = ? AND month = ?",
             (tracker, customer, month),
         ).fetchone()
@@ -259,7 +265,7 @@ class SqliteStateStore:
     def freeze_statement(self, tracker: str, customer: str, month: str,
                          entries: dict[str, str], location: str, posted: datetime) -> None:
         """Record a posted statement; later changes to its month become adjustments."""
-        self._db.execute(
+        self._run(
             "INSERT INTO statements (tracker, customer, month, posted, entries, location) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tracker, customer, month) DO UPDATE SET "
             "posted = excluded.posted, location = excluded.location",
@@ -268,15 +274,63 @@ class SqliteStateStore:
 
     def mark(self, tracker: str, key: str) -> str | None:
         """A remembered value (e.g. the worklog watermark)."""
-        row = self._db.execute(
+        row = self._run(
             "SELECT value FROM marks WHERE tracker = ? AND key = ?", (tracker, key)
         ).fetchone()
         return str(row[0]) if row else None
 
     def set_mark(self, tracker: str, key: str, value: str) -> None:
         """Remember a value."""
-        self._db.execute(
+        self._run(
             "INSERT INTO marks (tracker, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (tracker, key) DO UPDATE SET value = excluded.value",
             (tracker, key, value),
         )
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[None]:
+        """A context in which the statements run as one transaction."""
+
+
+class SqliteStateStore(SqlStateStore):
+    """StateStore on a SQLite file (the default)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        migrate(self._db, SQLITE_MIGRATIONS)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+SQLITE_MIGRATIONS = (SCHEMA,)
+"""Schema versions in order: version N is reached by running entry N-1 on version N-1."""
+
+
+def migrate(db: Any, migrations: Sequence[str]) -> int:
+    """Bring the schema to the newest version; returns it. Each step is one transaction."""
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute("SELECT version FROM schema_version").fetchone()
+    version = int(row[0]) if row else 0
+    if row is None:
+        db.execute("INSERT INTO schema_version (version) VALUES (0)")
+    for number, script in enumerate(migrations[version:], start=version + 1):
+        statements = [part.strip() for part in script.split(";") if part.strip()]
+        db.execute("BEGIN")
+        for statement in statements:
+            db.execute(statement)
+        db.execute(f"UPDATE schema_version SET version = {number}")  # noqa: S608 - an int
+        db.execute("COMMIT")
+    return len(migrations)
