@@ -13,6 +13,7 @@ from slabridge.adapters.redmine import RedmineTracker
 from slabridge.adapters.state_postgres import LeaderLock, PostgresStateStore
 from slabridge.adapters.state_sqlite import SqliteStateStore, SqlStateStore
 from slabridge.config import Config
+from slabridge.config_source import BUILTIN_DIR
 from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
 from slabridge.ports import Notifier, Tracker
@@ -96,21 +97,29 @@ def state_path(config: Config, environ: dict[str, str] | None = None) -> Path:
     environ = dict(os.environ if environ is None else environ)
     path = Path(expand_env(config.settings.state.path, ("state", "path"), config.source,
                            environ)).expanduser()
+    if path.is_absolute():
+        return path
+    # Relative to the file that set it, else to the user's config file (not the shipped one).
     file, _ = config.source.where(("state", "path"))
-    if not path.is_absolute() and file is not None and ("state", "path") in config.source.locations:
-        path = Path(file).parent / path
-    return path
+    if ("state", "path") not in config.source.locations:
+        user_files = [f for f in config.source.files if not f.startswith(str(BUILTIN_DIR))]
+        file = user_files[-1] if user_files else None
+    return Path(file).parent / path if file else path
 
 
-def build_store(config: Config, environ: dict[str, str] | None = None) -> SqlStateStore:
-    """The configured state store."""
+def build_store(config: Config, environ: dict[str, str] | None = None, *,
+                dry_run: bool = False) -> SqlStateStore:
+    """The configured state store; a dry run never creates one that does not exist yet."""
     environ = dict(os.environ if environ is None else environ)
     state = config.settings.state
     if state.kind == "postgres":
         dsn = expand_env(state.dsn or "", ("state", "dsn"), config.source, environ)
         register_secret(dsn)
         return PostgresStateStore(dsn)
-    return SqliteStateStore(state_path(config, environ))
+    path = state_path(config, environ)
+    if dry_run and not path.exists():
+        return SqliteStateStore(":memory:")
+    return SqliteStateStore(path)
 
 
 def build_leader_lock(config: Config, tracker_name: str) -> LeaderLock | None:
@@ -122,9 +131,9 @@ def build_leader_lock(config: Config, tracker_name: str) -> LeaderLock | None:
     return LeaderLock(dsn, tracker_name)
 
 
-def build_syncer(config: Config) -> Syncer:
+def build_syncer(config: Config, *, dry_run: bool = False) -> Syncer:
     """Tracker, state store and rules wired together."""
     tracker = build_tracker(config)
-    store = build_store(config)
+    store = build_store(config, dry_run=dry_run)
     overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
     return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config))

@@ -15,6 +15,7 @@ from slabridge.config import Config, find_config_path, load_config
 from slabridge.errors import SlabridgeError, UsageError
 from slabridge.explaining import explanation_dict, explanation_text
 from slabridge.logs import configure as configure_logs
+from slabridge.logs import scrub_text
 from slabridge.service import board, explain
 from slabridge.settings import json_schema
 
@@ -158,10 +159,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """Run one sync cycle against the configured tracker."""
     configure_logs(level=args.log_level)
     config = _config(args)
-    syncer = build_syncer(config)
+    syncer = build_syncer(config, dry_run=args.dry_run)
     report = syncer.cycle(_now(), dry_run=args.dry_run, full=args.full)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        print(scrub_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False)))
         return EXIT_OK
     if args.dry_run:
         for update in report.planned:
@@ -178,7 +179,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         f"{report.errors} errors, {report.requests} requests, {report.seconds:.2f}s"
     )
     for problem in report.problems:
-        print(f"  error: {problem}")
+        print(f"  error: {scrub_text(problem)}")
     return EXIT_OK
 
 
@@ -352,7 +353,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except SlabridgeError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
+        for line in scrub_text(str(error)).splitlines() or [type(error).__name__]:
             print(f"slabridge: error: {line}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:

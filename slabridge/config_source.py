@@ -86,13 +86,20 @@ def _compose(path: Path) -> yaml.Node | None:
 
 
 def _to_python(
-    node: yaml.Node, path: PathKey, file: str, locations: dict[PathKey, tuple[str, int]]
+    node: yaml.Node, path: PathKey, file: str, locations: dict[PathKey, tuple[str, int]],
+    ancestors: frozenset[int] = frozenset(),
 ) -> Any:
-    locations[path] = (file, node.start_mark.line + 1)
+    line = node.start_mark.line + 1
+    locations[path] = (file, line)
+    if id(node) in ancestors:
+        raise ConfigError([ConfigProblem("an alias refers to itself", dotted(path), file,
+                                         line)])
+    ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
+        _flatten_merge_keys(node, file)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            key = _scalar(key_node, file)
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise ConfigError([ConfigProblem(
                     "keys must be plain names", "", file, key_node.start_mark.line + 1
@@ -104,24 +111,44 @@ def _to_python(
                     f"duplicate key {key_text!r}", dotted(child), file,
                     key_node.start_mark.line + 1,
                 )])
-            result[key_text] = _to_python(value_node, child, file, locations)
+            result[key_text] = _to_python(value_node, child, file, locations, ancestors)
             locations[child] = (file, key_node.start_mark.line + 1)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_python(item, (*path, index), file, locations)
+            _to_python(item, (*path, index), file, locations, ancestors)
             for index, item in enumerate(node.value)
         ]
-    return _scalar(node)
+    return _scalar(node, file)
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _flatten_merge_keys(node: yaml.MappingNode, file: str) -> None:
+    """Resolve YAML merge keys (<<: *base) in place, as PyYAML's own loader does."""
+    loader = yaml.SafeLoader("")
+    try:
+        loader.flatten_mapping(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError([ConfigProblem(
+            f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=file,
+            line=mark.line + 1 if mark else node.start_mark.line + 1,
+        )]) from None
+    finally:
+        loader.dispose()
+
+
+def _scalar(node: yaml.Node, file: str = "") -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return None
     # Constructing through SafeLoader keeps YAML's own typing (ints, dates, null, bools).
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(
+            f"not valid YAML: {problem}", file=file or None, line=node.start_mark.line + 1
+        )]) from None
     finally:
         loader.dispose()
 
@@ -146,14 +173,17 @@ def _merge(
                     locations[loc_path] = loc
 
 
-def read_config(path: Path | None, source: Source | None = None, depth: int = 0) -> Source:
+def read_config(
+    path: Path | None, source: Source | None = None, depth: int = 0,
+    chain: tuple[Path, ...] = (),
+) -> Source:
     """Read `path` (None: the shipped defaults) with its includes, merged in order."""
     source = source or Source()
     if depth > MAX_INCLUDE_DEPTH:
-        raise ConfigError([ConfigProblem("includes nest too deep (a cycle?)", file=str(path))])
+        raise ConfigError([ConfigProblem("includes nest too deep", file=str(path))])
     if path is None:
         for name in DEFAULT_INCLUDES:
-            read_config(_resolve_include(name, None), source, depth + 1)
+            read_config(_resolve_include(name, None), source, depth + 1, chain)
         return source
     node = _compose(path)
     locations: dict[PathKey, tuple[str, int]] = {}
@@ -162,7 +192,10 @@ def read_config(path: Path | None, source: Source | None = None, depth: int = 0)
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem("the top level must be a mapping", file=str(path))])
-    includes = data.pop("include", list(DEFAULT_INCLUDES) if depth == 0 else [])
+    # The default include is skipped by the shipped file itself (config/contract-terms.yaml).
+    defaults = [name for name in DEFAULT_INCLUDES
+                if _resolve_include(name, None).resolve() != path.resolve()]
+    includes = data.pop("include", defaults if depth == 0 else [])
     if isinstance(includes, str):
         includes = [includes]
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
@@ -170,14 +203,21 @@ def read_config(path: Path | None, source: Source | None = None, depth: int = 0)
             "include must be a list of file names or builtin names", "include", str(path),
             locations.get(("include",), ("", None))[1],
         )])
+    here = (*chain, path.resolve())
     for name in includes:
         included = _resolve_include(name, path.parent)
+        include_line = locations.get(("include",), ("", None))[1]
         if not included.exists():
             raise ConfigError([ConfigProblem(
                 f"included file {name!r} not found ({included})", "include", str(path),
-                locations.get(("include",), ("", None))[1],
+                include_line,
             )])
-        read_config(included, source, depth + 1)
+        if included.resolve() in here:
+            raise ConfigError([ConfigProblem(
+                f"include cycle: {name!r} is already being read", "include", str(path),
+                include_line,
+            )])
+        read_config(included, source, depth + 1, here)
     _merge(source.data, data, (), source.locations, locations)
     source.files.append(str(path))
     return source

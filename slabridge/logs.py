@@ -20,17 +20,28 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+def scrub_text(text: str) -> str:
+    """`text` with every registered secret replaced."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        for secret in _SECRETS:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return scrub_text(value)
     if isinstance(value, dict):
-        return {k: _scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
         return type(value)(_scrub(v) for v in value)
-    return value
+    if isinstance(value, bytes):
+        return scrub_text(value.decode("utf-8", "replace"))
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Exceptions and other objects become text later, in the renderer: scrub that text now.
+    text = repr(value) if isinstance(value, BaseException) else str(value)
+    return scrub_text(text) if any(secret in text for secret in _SECRETS) else value
 
 
 def redact_secrets(
@@ -40,6 +51,11 @@ def redact_secrets(
     for key in list(event):
         event[key] = _scrub(event[key])
     return event
+
+
+def scrub_rendered(logger: Any, method: str, rendered: Any) -> Any:
+    """Last processor: whatever the renderer produced (tracebacks too) is scrubbed again."""
+    return scrub_text(rendered) if isinstance(rendered, str) else rendered
 
 
 def configure(json_output: bool | None = None, level: str = "INFO") -> None:
@@ -55,8 +71,10 @@ def configure(json_output: bool | None = None, level: str = "INFO") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *([structlog.processors.format_exc_info] if json_output else []),
             redact_secrets,
             renderer,
+            scrub_rendered,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]

@@ -86,7 +86,10 @@ def _month_day(text: Any) -> str:
     match = _MONTH_DAY.match(str(text))
     if match is None:
         raise ValueError(f"{text!r} is not a month and day: write MM-DD in quotes, e.g. '12-24'")
-    date(2000, int(match.group(1)), int(match.group(2)))  # 2000 is a leap year: 02-29 is fine
+    try:
+        date(2000, int(match.group(1)), int(match.group(2)))  # a leap year: 02-29 is fine
+    except ValueError:
+        raise ValueError(f"{text!r} is not a day of the year") from None
     return str(text)
 
 
@@ -451,8 +454,6 @@ class ChannelSettings(Strict):
             raise ValueError("an email channel needs `to` and `sender`")
         if self.kind == "webhook" and not self.url:
             raise ValueError("a webhook channel needs `url`")
-        if self.password and not _ENV_REF.fullmatch(self.password.strip()):
-            raise ValueError("secrets must not be written into the file: use ${ENV_VAR}")
         return self
 
 
@@ -627,7 +628,9 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
     for index, customer_rule in enumerate(settings.classification.customers):
         if customer_rule.customer not in settings.customers:
             problems.append(source.problem(
-                f"unknown customer {customer_rule.customer!r}: one of {sorted(settings.customers)}",
+                f"unknown customer {customer_rule.customer!r}: "
+                + (f"one of {sorted(settings.customers)}" if settings.customers
+                   else "no customers are configured"),
                 ("classification", "customers", index, "customer"),
             ))
     for index, class_rule in enumerate(settings.classification.classes):
@@ -713,6 +716,12 @@ def _check_contract_changes(settings: Settings, source: Source) -> list[ConfigPr
 def _check_escalation(settings: Settings, source: Source) -> list[ConfigProblem]:
     escalation = settings.escalation
     problems: list[ConfigProblem] = []
+    for name, settings_of_channel in escalation.channels.items():
+        password = settings_of_channel.password
+        if password and not _ENV_REF.fullmatch(password.strip()):
+            problems.append(source.problem(
+                "secrets must not be written into the file: use ${ENV_VAR}",
+                ("escalation", "channels", name, "password")))
     for name, steps in escalation.ladders.items():
         for index, step in enumerate(steps):
             for channel in step.notify:
