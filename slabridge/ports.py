@@ -94,6 +94,10 @@ class StateStore(Protocol):
         """Every record of a tracker."""
         ...
 
+    def close(self) -> None:
+        """Close the connection."""
+        ...
+
     def flag_once(self, tracker: str, key: str, on: bool) -> bool:
         """Set (on) or clear a flag; True if it was just set (report once, not every cycle)."""
         ...

@@ -35,7 +35,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from slabridge.bootstrap import build_syncer
+from slabridge.adapters.state_postgres import LeaderLock
+from slabridge.bootstrap import build_leader_lock, build_syncer
 from slabridge.config import Config, load_config
 from slabridge.errors import (
     ConfigError,
@@ -51,6 +52,9 @@ from slabridge.settings import DaemonSettings
 log = structlog.get_logger("slabridge.daemon")
 
 POLL_JOB = "poll"
+LEADER_JOB = "leader"
+LEADER_RETRY_SECONDS = 2
+"""How often a standby tries the active replica's lock: the takeover delay after a crash."""
 RECONCILE_JOB = "reconcile"
 RECONCILE_GRACE_SECONDS = 3600
 """A reconciliation may start up to an hour late (behind a long cycle, after a suspend)."""
@@ -100,6 +104,11 @@ def reconcile_time(config: Config, settings: DaemonSettings) -> tuple[int, int, 
         )])
     zone = ZoneInfo(config.tier(config.settings.default_tier).calendar.timezone)
     return hour, minute, zone
+
+
+def _leader_lock(config: Config) -> LeaderLock | None:
+    tracker = config.settings.tracker
+    return build_leader_lock(config, tracker.url if tracker else "slabridge")
 
 
 def _close(syncer: CycleRunner) -> None:
@@ -153,6 +162,7 @@ class Daemon:
         self, config_path: Path | None, config: Config, *,
         overrides: Mapping[str, Any] | None = None,
         build: SyncerFactory = build_syncer, load: ConfigLoader = load_config,
+        leader: LeaderLock | None = None,
     ) -> None:
         self._path = config_path
         self._overrides = dict(overrides or {})  # command-line values win over every reload
@@ -174,6 +184,9 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
+        # PostgreSQL state: replicas elect one active daemon by advisory lock (see leader job).
+        self._leader = leader if leader is not None else _leader_lock(config)
+        self._active = self._leader is None
 
     def _settings(self, config: Config) -> DaemonSettings:
         return config.settings.daemon.model_copy(update=self._overrides)
@@ -194,6 +207,12 @@ class Daemon:
         try:
             self._schedule_poll(first_run=datetime.now(UTC))
             self._schedule_reconcile()
+            if self._leader is not None:
+                self._scheduler.add_job(
+                    self._leader_job, IntervalTrigger(seconds=LEADER_RETRY_SECONDS, timezone=UTC),
+                    id=LEADER_JOB, name=LEADER_JOB, replace_existing=True,
+                    next_run_time=datetime.now(UTC),
+                )
             self._scheduler.start()
             log.info("daemon_started", config=str(self._path) if self._path else None,
                      interval_seconds=self.settings.interval_seconds,
@@ -209,6 +228,8 @@ class Daemon:
                 self._scheduler.shutdown(wait=True)
             if server is not None:
                 server.stop()
+            if self._leader is not None:
+                self._leader.release()  # a standby takes over at once, not after a timeout
             scheduler_log.removeHandler(forward)
             scheduler_log.propagate = propagate
             self._wake_read.close()
@@ -309,9 +330,27 @@ class Daemon:
         self._last_reconcile = now
         self._cycle(full=True)
 
+    def _leader_job(self) -> None:
+        """Standby: take over as soon as the active replica's lock is free."""
+        if self._stop.is_set() or self._leader is None:
+            return
+        if self._leader.try_acquire():
+            if not self._active:
+                self._active = True
+                log.info("became_active")
+                self._cycle(full=False)
+        elif self._active:
+            self._active = False
+            log.warning("lost_active_lock", note="another replica is active now")
+
     def _cycle(self, *, full: bool) -> None:
         if self._stop.is_set():
             return  # queued behind the cycle that was told to stop
+        if self._leader is not None and not self._leader.try_acquire():
+            if self._active:
+                self._active = False
+                log.warning("lost_active_lock", note="another replica is active now")
+            return  # a standby runs no cycles
         job = RECONCILE_JOB if full else POLL_JOB
         started = time.monotonic()
         self.monitor.cycle_started()

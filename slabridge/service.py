@@ -228,12 +228,14 @@ class Syncer:
                 new_record = replace(new_record, done_keys=done)
         if update is not None and not update.empty:
             report.planned.append(update)
-            report.notes += 1 if update.note else 0
-            if not dry_run:
+            if dry_run:
+                report.notes += 1 if update.note else 0
+            else:
                 done = self._notify(update, new_record, done, report)
                 new_record = replace(new_record, done_keys=done)
                 self.tracker.update(update)
                 report.writes += 1
+                report.notes += 1 if update.note else 0
                 log.info("issue_updated", issue=ticket.key, fields=sorted(update.fields),
                          note_keys=list(update.note_keys))
                 ticket = replace(ticket, sla_fields={**ticket.sla_fields, **update.fields})

@@ -518,8 +518,9 @@ class DaemonSettings(Strict):
     """`slabridge run`: how often to poll, when to reconcile, where to report health."""
 
     interval_seconds: int = Field(default=60, ge=5, le=86400)
-    reconcile_at: str = Field(default="02:30", pattern=r"^\d{2}:\d{2}$",
-                              description="local time of the nightly full reconciliation")
+    reconcile_at: str = Field(default="02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                              description="local time (HH:MM) of the nightly full "
+                              "reconciliation")
     health_host: str = "127.0.0.1"
     health_port: int | None = Field(default=9464, ge=0, le=65535,
                                     description="port for /healthz and /metrics; null: off")

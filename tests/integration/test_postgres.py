@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,71 @@ def test_standby_takes_over_when_the_active_replica_is_killed(postgres: str) -> 
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+def test_replicas_standby_completes_after_kill_9_mid_cycle(
+    workspace: Workspace, admin: RedmineAdmin, postgres: str
+) -> None:
+    """Two daemons on one PostgreSQL: one is active; kill -9 it mid-cycle, the standby takes
+    over within seconds and finishes the work with every issue annotated exactly once."""
+    import queue
+    import signal
+    import threading
+
+    text = workspace.config_path.read_text(encoding="utf-8").replace(
+        "state:\n  path: state.sqlite3\n", "state:\n  kind: postgres\n  dsn: ${SLABRIDGE_DSN}\n"
+    )
+    workspace.config_path.write_text(text, encoding="utf-8")
+    env = {**workspace.env, "SLABRIDGE_DSN": postgres}
+    issues = [admin.make_issue(workspace.projects["acme"], f"Outage {n}", priority="Urgent")
+              for n in range(30)]
+    lines: queue.Queue[tuple[int, str]] = queue.Queue()
+    daemons = []
+    for number in range(2):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path), "run",
+             "--interval", "60", "--health-port", "0", "--log-level", "INFO"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        daemons.append(process)
+
+        def pump(index: int = number, stream: Any = process.stderr) -> None:
+            for line in stream:
+                lines.put((index, line))
+
+        threading.Thread(target=pump, daemon=True).start()
+        time.sleep(1.5)  # the first one started becomes active
+    try:
+        written: dict[int, int] = {0: 0, 1: 0}
+        victim = None
+        deadline = time.monotonic() + 120
+        while victim is None:
+            index, line = lines.get(timeout=max(1, deadline - time.monotonic()))
+            if "issue_updated" in line:
+                written[index] += 1
+                if written[index] == 3:
+                    victim = index
+        killed_at = time.monotonic()
+        os.kill(daemons[victim].pid, signal.SIGKILL)
+        daemons[victim].wait(timeout=10)
+        survivor = 1 - victim
+        took_over = None
+        while True:
+            index, line = lines.get(timeout=max(1, deadline - time.monotonic()))
+            if index == survivor and "became_active" in line and took_over is None:
+                took_over = time.monotonic() - killed_at
+            if index == survivor and "cycle_done" in line and took_over is not None:
+                break
+        assert took_over is not None and took_over < 10
+        assert written[survivor] == 0 or victim == survivor  # only one was ever active before
+        for issue in issues:
+            notes = admin.notes(issue)
+            assert len(notes) == 1, (issue, notes)
+    finally:
+        for process in daemons:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()

@@ -43,11 +43,18 @@ def monitor(clock: Clock) -> Monitor:
     return Monitor(60, 3, clock=clock, wall_clock=lambda: 1_700_000_000.0)
 
 
-def test_starting_until_the_first_cycle(monitor: Monitor) -> None:
-    """Before any cycle has finished, /healthz is 503 "starting"."""
+def test_starting_until_the_first_cycle(monitor: Monitor, clock: Clock) -> None:
+    """Before any cycle has finished, /healthz is 503 "starting" and shows the running cycle."""
     code, body = monitor.health()
     assert (code, body["status"], body["cycles"], body["last_success_age_seconds"]) == (
         503, "starting", 0, None)
+    assert body["cycle_running_seconds"] is None
+    monitor.cycle_started()
+    clock.now += 2.5
+    code, body = monitor.health()
+    assert (code, body["status"], body["cycle_running_seconds"]) == (503, "starting", 2.5)
+    monitor.cycle_succeeded(report(), 2.5, 1)
+    assert monitor.health()[1]["cycle_running_seconds"] is None
 
 
 def test_ok_while_the_last_success_is_recent(monitor: Monitor, clock: Clock) -> None:
