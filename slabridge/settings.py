@@ -93,6 +93,12 @@ def _month_day(text: Any) -> str:
     return str(text)
 
 
+def _time_of_day(text: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise ValueError(f"{text!r} is not a time of day: write HH:MM, e.g. 02:30")
+    return text
+
+
 def _fraction(value: Any) -> Any:
     if isinstance(value, str) and value.strip().endswith("%"):
         return float(value.strip()[:-1]) / 100
@@ -518,9 +524,8 @@ class DaemonSettings(Strict):
     """`slabridge run`: how often to poll, when to reconcile, where to report health."""
 
     interval_seconds: int = Field(default=60, ge=5, le=86400)
-    reconcile_at: str = Field(default="02:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
-                              description="local time (HH:MM) of the nightly full "
-                              "reconciliation")
+    reconcile_at: Annotated[str, AfterValidator(_time_of_day)] = Field(
+        default="02:30", description="local time (HH:MM) of the nightly full reconciliation")
     health_host: str = "127.0.0.1"
     health_port: int | None = Field(default=9464, ge=0, le=65535,
                                     description="port for /healthz and /metrics; null: off")

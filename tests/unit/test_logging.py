@@ -353,6 +353,9 @@ class FakeTracker:
 class MemoryStore:
     """A StateStore (slabridge.ports) in a dict."""
 
+    def close(self) -> None:
+        """Nothing to close."""
+
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], IssueRecord] = {}
         self.watermarks: dict[str, datetime] = {}

@@ -1,0 +1,301 @@
+"""`slabridge run` as a real process against the real Redmine: latency, health, signals, failures.
+
+Each test starts the daemon with `python -m slabridge --config <workspace> run --interval 5
+--health-port 0`, reads its JSON log lines from stderr (the health port comes from the
+`health_listening` line) and kills it by its PID in a finally block whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.conftest import Workspace
+from tests.integration.redmine_helpers import RedmineAdmin
+
+pytestmark = pytest.mark.redmine
+
+INTERVAL = 5
+SLACK = 3.0
+"""Seconds beyond one interval a new issue may wait for its fields (cycle and request time)."""
+
+
+class DaemonProcess:
+    """A running `slabridge run` and what it has logged so far."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._changed:
+                self.raw.append(line)
+                with contextlib.suppress(ValueError):  # not JSON: kept in raw for messages
+                    self.lines.append(json.loads(line))
+                self._changed.notify_all()
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """Log lines with this event so far."""
+        with self._changed:
+            return [line for line in self.lines if line.get("event") == name]
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = 30.0,
+                 where: Callable[[dict[str, Any]], bool] = lambda line: True) -> dict[str, Any]:
+        """The count-th log line with this event (and condition), waiting for it."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [line for line in self.lines
+                         if line.get("event") == name and where(line)]
+                if len(found) >= count:
+                    return found[count - 1]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.process.poll() is not None and not self._reader.is_alive()):
+                    pytest.fail(f"no {count}x {name!r} within {timeout}s; log:\n"
+                                + "".join(self.raw[-40:]))
+                self._changed.wait(min(left, 0.5))
+
+    @property
+    def url(self) -> str:
+        """Base URL of the health server."""
+        line = self.wait_for("health_listening")
+        return f"http://{line['host']}:{line['port']}"
+
+    def get(self, path: str) -> tuple[int, str]:
+        """Status and body of a GET on the health server."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as response:  # noqa: S310
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """/metrics as {(sample name, sorted labels): value}."""
+        code, body = self.get("/metrics")
+        assert code == 200
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+        }
+
+    def signal(self, number: signal.Signals) -> None:
+        """Send a signal to the daemon (by its PID)."""
+        os.kill(self.process.pid, number)
+
+    def exit_code_within(self, seconds: float) -> int:
+        """Wait for the process to end; fail if it takes longer."""
+        try:
+            return self.process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {seconds}s after the signal; log:\n"
+                        + "".join(self.raw[-20:]))
+
+
+@contextmanager
+def daemon(workspace: Workspace, *args: str) -> Iterator[DaemonProcess]:
+    """Start `slabridge run`; always kill it by its PID afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path), "run",
+         "--interval", str(INTERVAL), "--health-port", "0", *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=workspace.env,
+    )
+    try:
+        yield DaemonProcess(process)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def wait_for_field(admin: RedmineAdmin, issue: int, name: str, timeout: float) -> float:
+    """Seconds until the issue's custom field is set (fails after timeout)."""
+    started = time.monotonic()
+    while not admin.field(issue, name):
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"issue #{issue}: {name!r} not set within {timeout}s")
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+def wait_for_notes(admin: RedmineAdmin, issue: int, timeout: float) -> list[str]:
+    """The issue's notes, once there is at least one."""
+    deadline = time.monotonic() + timeout
+    while not (notes := admin.notes(issue)):
+        if time.monotonic() > deadline:
+            pytest.fail(f"issue #{issue}: no note within {timeout}s")
+        time.sleep(0.25)
+    return notes
+
+
+def test_new_critical_issue_gets_its_due_time_within_an_interval(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """An issue created while the daemon runs gets `SLA response due` within interval + 3 s."""
+    with daemon(workspace) as running:
+        running.wait_for("cycle_done")
+        issue = admin.make_issue(workspace.projects["acme"], "Shop down", priority="Urgent")
+        seconds = wait_for_field(admin, issue, "SLA response due", INTERVAL + SLACK + 5)
+        assert seconds <= INTERVAL + SLACK
+        assert admin.field(issue, "SLA class") == "critical"
+        assert running.process.poll() is None
+
+
+def test_healthz_and_metrics_after_the_first_cycle(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """/healthz is ok after the first cycle; /metrics counts cycles, writes and issues."""
+    admin.make_issue(workspace.projects["acme"], "Checkout broken", priority="Urgent")
+    admin.make_issue(workspace.projects["globex"], "Login slow", priority="High")
+    with daemon(workspace) as running:
+        running.wait_for("cycle_done")
+        metrics = running.metrics()
+        code, body = running.get("/healthz")
+        health = json.loads(body)
+        assert (code, health["status"]) == (200, "ok")
+        assert health["cycles"] >= 1
+        assert 0 <= health["last_success_age_seconds"] < INTERVAL * 3
+        assert metrics[("slabridge_cycles_total", ())] >= 1
+        assert metrics[("slabridge_cycle_errors_total", ())] == 0
+        assert metrics[("slabridge_writes_total", ())] == 2
+        assert metrics[("slabridge_notes_total", ())] == 2
+        assert metrics[("slabridge_tracker_requests_total", ())] > 0
+        assert metrics[("slabridge_cycle_duration_seconds_count", ())] >= 1
+        statuses = {labels[0][1]: value for (name, labels), value in metrics.items()
+                    if name == "slabridge_issues"}
+        assert set(statuses) == {"running", "at_risk", "met", "breached", "paused",
+                                 "no_target"}
+        if metrics[("slabridge_cycles_total", ())] == 1:  # (the next cycle is 5 s away)
+            assert sum(statuses.values()) == 2  # the first, full cycle evaluated both
+        assert running.get("/nothing")[0] == 404
+
+        running.signal(signal.SIGTERM)  # idle between cycles: out at once
+        assert running.exit_code_within(3) == 0
+        assert running.events("daemon_stopped")
+
+
+def test_sigint_when_idle_exits_0(workspace: Workspace) -> None:
+    """Ctrl-C (SIGINT) stops the daemon like SIGTERM, with exit code 0."""
+    with daemon(workspace) as running:
+        running.wait_for("cycle_done")
+        running.signal(signal.SIGINT)
+        assert running.exit_code_within(3) == 0
+        assert running.wait_for("daemon_stopping")["signal"] == "SIGINT"
+
+
+def test_sighup_reloads_and_a_broken_config_keeps_the_old_one(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """SIGHUP: German notes from then on; a broken file on SIGHUP changes nothing."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    acme = workspace.projects["acme"]
+    with daemon(workspace) as running:
+        running.wait_for("cycle_done")
+        workspace.config_path.write_text(text + "notes:\n  language: de\n", encoding="utf-8")
+        running.signal(signal.SIGHUP)
+        assert running.wait_for("config_reloaded")["language"] == "de"
+        german = admin.make_issue(acme, "Zahlung geht nicht", priority="Urgent")
+        (note,) = wait_for_notes(admin, german, INTERVAL + SLACK + 5)
+        assert "eingestuft als" in note
+
+        workspace.config_path.write_text(text + "notes:\n  language: de\n  colour: blue\n",
+                                         encoding="utf-8")
+        running.signal(signal.SIGHUP)
+        failed = running.wait_for("config_reload_failed")
+        assert "unknown key 'colour'" in failed["error"]
+        assert failed["kind"] == "config"
+        still = admin.make_issue(acme, "Warenkorb leer", priority="Urgent")
+        (note,) = wait_for_notes(admin, still, INTERVAL + SLACK + 5)
+        assert "eingestuft als" in note
+        assert running.process.poll() is None
+        metrics = running.metrics()
+        assert metrics[("slabridge_config_reloads_total", (("outcome", "ok"),))] == 1
+        assert metrics[("slabridge_config_reloads_total", (("outcome", "error"),))] == 1
+        assert running.get("/healthz")[0] == 200
+
+
+def test_sigterm_mid_cycle_exits_0_and_the_next_run_completes(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """SIGTERM right after the first write: exit 0 quickly; `sync --once` does the rest, once."""
+    acme = workspace.projects["acme"]
+    issues = [admin.make_issue(acme, f"Outage {n}", priority="Urgent") for n in range(20)]
+    with daemon(workspace) as running:
+        running.wait_for("issue_updated", timeout=60)
+        running.signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert running.exit_code_within(5) == 0
+        assert time.monotonic() - started < 5
+        done = running.events("issue_updated")
+    assert 1 <= len(done) < len(issues), "the signal must land mid-cycle"
+    noted = [issue for issue in issues if admin.notes(issue)]
+    assert len(noted) == len(done)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path), "sync",
+         "--once", "--json"],
+        capture_output=True, text=True, env=workspace.env, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["writes"] == len(issues) - len(done)
+    for issue in issues:
+        (note,) = admin.notes(issue)
+        assert note.endswith("[slabridge classified:acme:critical]")
+
+
+@pytest.mark.parametrize("breakage", ["closed_port", "bad_key"])
+def test_failing_cycles_keep_the_daemon_alive(
+    workspace: Workspace, admin: RedmineAdmin, breakage: str
+) -> None:
+    """Tracker down or key rejected: cycles fail, are counted, /healthz 503, the daemon lives."""
+    real_url = workspace.env["REDMINE_URL"]
+    text = workspace.config_path.read_text(encoding="utf-8")
+    if breakage == "closed_port":
+        workspace.env["REDMINE_URL"] = "http://127.0.0.1:9"  # discard port: nothing listens
+        workspace.config_path.write_text(text.replace("overlap_seconds: 5", "overlap_seconds: 5\n"
+                                                      "  retries: 0\n  timeout_seconds: 2"),
+                                         encoding="utf-8")
+    else:
+        workspace.env["REDMINE_API_KEY"] = "0" * 40
+    with daemon(workspace) as running:
+        first = running.wait_for("cycle_failed")
+        running.wait_for("cycle_failed", count=2, timeout=INTERVAL + 10)
+        assert first["kind"] == ("unavailable" if breakage == "closed_port" else "auth")
+        assert "0" * 40 not in "".join(running.raw)
+        assert running.process.poll() is None
+        code, body = running.get("/healthz")
+        assert (code, json.loads(body)["status"]) == (503, "unhealthy")
+        metrics = running.metrics()
+        assert metrics[("slabridge_cycle_errors_total", ())] >= 2
+        assert metrics[("slabridge_cycles_total", ())] >= 2
+
+        if breakage == "closed_port":
+            # Repaired in the file (the URL written out) and reloaded: healthy again.
+            workspace.config_path.write_text(text.replace("${REDMINE_URL}", real_url),
+                                             encoding="utf-8")
+            running.signal(signal.SIGHUP)
+            running.wait_for("config_reloaded")
+            running.wait_for("cycle_done", timeout=INTERVAL + 10)
+            assert running.get("/healthz")[0] == 200
+        running.signal(signal.SIGTERM)
+        assert running.exit_code_within(5) == 0
