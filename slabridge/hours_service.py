@@ -289,3 +289,40 @@ def statement_textile(result: CustomerMonth) -> str:
 def statements_json(results: list[CustomerMonth]) -> str:
     """All statements as a JSON document."""
     return json.dumps([statement_dict(r) for r in results], indent=2)
+
+
+def first_working_day(config: Config, month: str) -> date:
+    """The first day of `month` with service hours on the default tier's calendar."""
+    calendar = config.tier(config.settings.default_tier).calendar
+    day = first_of(month)
+    while not calendar.weekly[day.weekday()] or calendar.day_off(day) is not None:
+        day = date.fromordinal(day.toordinal() + 1)
+    return day
+
+
+def previous_month(month: str) -> str:
+    """The month before `month`."""
+    day = first_of(month)
+    index = day.year * 12 + day.month - 2
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def monthly_summary(service: HoursService, today: date, now: datetime) -> list[str] | None:
+    """On the first working day of a month, post last month's statements once.
+
+    Returns where they were posted, or None when today is not the day or it was done.
+    Customers without an `hours.post_to` place are summarised in the log only.
+    """
+    month = month_of(today)
+    if today != first_working_day(service.config, month):
+        return None
+    last = previous_month(month)
+    name = service.tracker.name
+    if service.store.mark(name, f"monthly-summary:{last}"):
+        return None
+    service.refresh(today)
+    results = service.statements(last, None, now)
+    targets = service.config.settings.hours.post_to
+    posted = service.post([r for r in results if r.customer in targets], now)
+    service.store.set_mark(name, f"monthly-summary:{last}", now.isoformat())
+    return posted

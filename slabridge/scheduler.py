@@ -36,6 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from slabridge.adapters.state_postgres import LeaderLock
+from slabridge.adapters.state_sqlite import SqlStateStore
 from slabridge.bootstrap import build_leader_lock, build_syncer
 from slabridge.config import Config, load_config
 from slabridge.errors import (
@@ -46,12 +47,16 @@ from slabridge.errors import (
     TrackerUnavailableError,
 )
 from slabridge.health import HealthServer, Monitor
+from slabridge.hours_service import HoursService, monthly_summary
 from slabridge.service import SyncReport
 from slabridge.settings import DaemonSettings
 
 log = structlog.get_logger("slabridge.daemon")
 
 POLL_JOB = "poll"
+MONTHLY_JOB = "monthly"
+MONTHLY_HOUR = 7
+"""Local hour at which the daemon checks whether today is the month's first working day."""
 LEADER_JOB = "leader"
 LEADER_RETRY_SECONDS = 2
 """How often a standby tries the active replica's lock: the takeover delay after a crash."""
@@ -207,6 +212,12 @@ class Daemon:
         try:
             self._schedule_poll(first_run=datetime.now(UTC))
             self._schedule_reconcile()
+            zone = self._reconcile_at[2]
+            self._scheduler.add_job(
+                self._monthly_job, CronTrigger(hour=MONTHLY_HOUR, minute=0, timezone=zone),
+                id=MONTHLY_JOB, name=MONTHLY_JOB, replace_existing=True,
+                misfire_grace_time=RECONCILE_GRACE_SECONDS,
+            )
             if self._leader is not None:
                 self._scheduler.add_job(
                     self._leader_job, IntervalTrigger(seconds=LEADER_RETRY_SECONDS, timezone=UTC),
@@ -329,6 +340,25 @@ class Daemon:
             return
         self._last_reconcile = now
         self._cycle(full=True)
+
+    def _monthly_job(self) -> None:
+        """The monthly hour summary, on the first working day of the month (once)."""
+        if self._stop.is_set() or self._syncer is None or not self._active:
+            return
+        syncer = self._syncer
+        store = syncer.store
+        if not isinstance(store, SqlStateStore):
+            return
+        service = HoursService(syncer.tracker, store, self._config)  # type: ignore[arg-type]
+        now = datetime.now(UTC)
+        zone = self._reconcile_at[2]
+        try:
+            posted = monthly_summary(service, now.astimezone(zone).date(), now)
+        except Exception as error:
+            _log_failure("monthly_summary_failed", error)
+            return
+        if posted is not None:
+            log.info("monthly_summary_posted", places=posted)
 
     def _leader_job(self) -> None:
         """Standby: take over as soon as the active replica's lock is free."""
