@@ -51,6 +51,7 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
             wanted_fields=rule_fields(config), receipt_field=settings.receipt_field,
             board_id=settings.board_id, local_zone=default_zone,
             timeout=settings.timeout_seconds, retries=settings.retries,
+            verify_tls=settings.verify_tls,
         )
     return RedmineTracker(
         url, api_key, settings.projects, (settings.fields or FieldNameSettings()).model_dump(),

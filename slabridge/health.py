@@ -52,6 +52,7 @@ class Monitor:
         self._failures = 0
         self._consecutive_failures = 0
         self._last_error: str | None = None
+        self._standby = False
 
         self.registry = CollectorRegistry()
         registry = self.registry
@@ -136,6 +137,11 @@ class Monitor:
         self.cycle_duration.observe(seconds)
         self.tracker_requests.inc(requests)
 
+    def set_standby(self, standby: bool) -> None:
+        """A standby replica (another holds the lock) is healthy while it waits."""
+        with self._lock:
+            self._standby = standby
+
     def reloaded(self, ok: bool) -> None:
         """Count a configuration reload."""
         self.config_reloads.labels("ok" if ok else "error").inc()
@@ -147,7 +153,9 @@ class Monitor:
             now = self._clock()
             age = None if self._last_success is None else now - self._last_success
             running = None if self._running_since is None else now - self._running_since
-            if age is not None and age <= limit:
+            if self._standby:
+                status, code = "standby", HTTPStatus.OK
+            elif age is not None and age <= limit:
                 status, code = "ok", HTTPStatus.OK
             elif self._cycles == 0:
                 status, code = "starting", HTTPStatus.SERVICE_UNAVAILABLE

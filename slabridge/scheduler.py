@@ -365,18 +365,22 @@ class Daemon:
         if self._stop.is_set() or self._leader is None:
             return
         if self._leader.try_acquire():
+            self.monitor.set_standby(False)
             if not self._active:
                 self._active = True
                 log.info("became_active")
                 self._cycle(full=False)
-        elif self._active:
-            self._active = False
-            log.warning("lost_active_lock", note="another replica is active now")
+        else:
+            self.monitor.set_standby(True)
+            if self._active:
+                self._active = False
+                log.warning("lost_active_lock", note="another replica is active now")
 
     def _cycle(self, *, full: bool) -> None:
         if self._stop.is_set():
             return  # queued behind the cycle that was told to stop
         if self._leader is not None and not self._leader.try_acquire():
+            self.monitor.set_standby(True)
             if self._active:
                 self._active = False
                 log.warning("lost_active_lock", note="another replica is active now")

@@ -152,6 +152,7 @@ class JiraTracker:
         local_zone: str = "Europe/Vienna",
         timeout: float = 30,
         retries: int = 3,
+        verify_tls: bool = True,
         client: JIRA | None = None,
     ) -> None:
         self.name = url.rstrip("/")
@@ -174,7 +175,8 @@ class JiraTracker:
             max_retries=retries,
             timeout=timeout,
             # v2 exists on Cloud and Data Center alike: serverInfo decides what "auto" means.
-            options={"rest_api_version": "2" if api_version == "auto" else api_version},
+            options={"rest_api_version": "2" if api_version == "auto" else api_version,
+                     "verify": verify_tls},
         )
         self._client._session.hooks["response"].append(self._count)
         self.deployment: str | None = None

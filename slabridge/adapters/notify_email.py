@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 from slabridge.domain.plan import Notification
@@ -33,7 +34,8 @@ class EmailNotifier:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
-                    smtp.starttls()
+                    # Verify the server's certificate and name, not only encrypt.
+                    smtp.starttls(context=ssl.create_default_context())
                 if self.username and self.password:
                     smtp.login(self.username, self.password)
                 smtp.send_message(message)

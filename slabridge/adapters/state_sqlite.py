@@ -22,6 +22,7 @@ from slabridge.domain.model import (
     TicketFacts,
     TimeEntry,
 )
+from slabridge.errors import SlabridgeError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS watermarks (tracker TEXT PRIMARY KEY, updated TEXT NOT NULL);
@@ -297,12 +298,15 @@ class SqliteStateStore(SqlStateStore):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        migrate(self._db, SQLITE_MIGRATIONS)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            migrate(self._db, SQLITE_MIGRATIONS)
+        except (OSError, sqlite3.Error) as exc:
+            raise SlabridgeError(f"cannot open the state file {self.path}: {exc}") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -204,3 +204,15 @@ def test_loopback_and_a_free_port(monitor: Monitor) -> None:
         assert port > 0
     finally:
         server.stop()
+
+
+def test_standby_replica_is_healthy() -> None:
+    """A standby (another replica holds the lock) answers 200 "standby", not 503."""
+    from slabridge.health import Monitor
+
+    monitor = Monitor(60, 3)
+    monitor.set_standby(True)
+    code, body = monitor.health()
+    assert (code, body["status"]) == (200, "standby")
+    monitor.set_standby(False)
+    assert monitor.health()[1]["status"] == "starting"
