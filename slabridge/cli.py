@@ -179,7 +179,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         f"{report.errors} errors, {report.requests} requests, {report.seconds:.2f}s"
     )
     for problem in report.problems:
-        print(f"  error: {scrub_text(problem)}")
+        print(f"  problem: {scrub_text(problem)}")
     return EXIT_OK
 
 

@@ -132,6 +132,15 @@ def seed(redmine: Redmine, config: Config, now: datetime) -> bool:
     return True
 
 
+def ensure_sprints(redmine: Redmine, now: datetime) -> None:
+    """An open version (the current sprint) in every customer project, for the Fastlane."""
+    for project in ("acme-shop", "acme-web", "globex", "initech"):
+        versions = redmine.version.filter(project_id=project)
+        if not any(v.status == "open" for v in versions):
+            redmine.version.create(project_id=project, name="Sprint 47",
+                                   due_date=(now + timedelta(days=10)).date())
+
+
 def main() -> None:
     """Terms, then the live demo."""
     print_terms()
@@ -150,6 +159,7 @@ def main() -> None:
     redmine = Redmine(env["REDMINE_URL"], key=env["REDMINE_API_KEY"])
     now = datetime.now(UTC)
     created = seed(redmine, config, now)
+    ensure_sprints(redmine, now)
     print("seeded demo projects and issues" if created
           else "demo projects already there: reusing them")
     print("\n== slabridge sync --once ==", flush=True)
