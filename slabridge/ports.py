@@ -16,6 +16,8 @@ class Tracker(Protocol):
     name: str
     """Identifies the tracker instance (its URL); keys the state store."""
     requests_made: int
+    listing_started: datetime | None
+    """The tracker's own clock when the last listing began (None if it did not say)."""
 
     def prepare(self) -> None:
         """Check the connection and read reference data; stops with a clear error."""

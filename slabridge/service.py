@@ -154,6 +154,11 @@ class Syncer:
                 report.errors += 1
                 report.problems.append(str(error))
                 log.warning("issue_failed", issue=key, error=str(error))
+        # The tracker's clock at the start of the listing, where it says so: everything
+        # changed since has a later update time, and a quiet tracker's window empties.
+        started_at = self.tracker.listing_started
+        if started_at is not None:
+            newest = started_at if newest is None else max(newest, started_at)
         if not dry_run and newest is not None and not stopped:
             self.store.set_watermark(name, newest)
         report.requests = self.tracker.requests_made - requests_before

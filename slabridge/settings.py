@@ -404,7 +404,7 @@ class TrackerSettings(Strict):
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     retries: int = Field(default=3, ge=0, le=10)
     overlap_seconds: int = Field(
-        default=120, ge=0, le=86400,
+        default=30, ge=0, le=86400,
         description="re-read issues updated this long before the last watermark",
     )
     receipt_field: str | None = Field(

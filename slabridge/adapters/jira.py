@@ -157,6 +157,7 @@ class JiraTracker:
     ) -> None:
         self.name = url.rstrip("/")
         self.requests_made = 0
+        self.listing_started: datetime | None = None
         self._projects = tuple(projects)
         self._field_names = (
             {role: name for role, name in field_names.items() if name} if field_names else None
@@ -317,6 +318,7 @@ class JiraTracker:
         410 there); Data Center keeps /search with startAt. maxResults=False makes it follow
         every page: a number would silently return the first page only.
         """
+        self.listing_started = None
         issues = self.call(lambda: self._client.search_issues(
             self.jql(updated_since, open_only), maxResults=False,
             fields=self._search_fields(),

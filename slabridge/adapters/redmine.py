@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -98,6 +99,8 @@ class RedmineTracker:
     ) -> None:
         self.name = url.rstrip("/")
         self.requests_made = 0
+        self.listing_started: datetime | None = None
+        self._last_date: str | None = None
         self._projects = projects
         self._field_names = {role: name for role, name in field_names.items() if name}
         self._receipt_field = receipt_field
@@ -129,6 +132,7 @@ class RedmineTracker:
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.requests_made += 1
+        self._last_date = response.headers.get("Date")
 
     # --- error mapping -------------------------------------------------------------------
 
@@ -254,8 +258,18 @@ class RedmineTracker:
         Newest-first paging cannot skip an issue that changes while we page: it moves to
         the front (already read), and the watermark brings it back next cycle.
         """
+        self.listing_started = None
         for raw in self._issue_pages(self._filters(updated_since, open_only)):
             yield self.ticket_from(raw)
+
+    def _note_listing_start(self) -> None:
+        # The server's clock when the first page was answered: the next watermark. Anything
+        # changed later has a later updated_on, whatever the local clock says.
+        if self.listing_started is None and self._last_date:
+            try:
+                self.listing_started = parsedate_to_datetime(self._last_date).astimezone(UTC)
+            except (TypeError, ValueError):
+                self.listing_started = None
 
     def _issue_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
@@ -264,6 +278,8 @@ class RedmineTracker:
                 "get", f"{self.name}/issues.json",
                 params={**params, "limit": PAGE, "offset": offset},
             ))
+            if offset == 0:
+                self._note_listing_start()
             issues = page.get("issues", [])
             yield from issues
             offset += len(issues)

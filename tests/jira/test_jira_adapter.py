@@ -118,9 +118,10 @@ def test_incremental_jql_in_the_users_time_zone(
     second = sync.cycle(NOW)
     assert second.writes == 0
     jql = query(calls(jira, "GET", r"/search/jql")[-1])["jql"][0]
-    # Newest issue updated 09:00+01:00 = 08:00Z; minus 120 s = 07:58Z = 02:58 in New York.
+    # Newest issue updated 09:00+01:00 = 08:00Z; minus 30 s = 07:59:30Z = 02:59 in New York
+    # (to the minute, rounded down).
     assert jql == (
-        'project in ("ACME", "GLX", "SHARED") AND updated >= "2026/11/23 02:58" '
+        'project in ("ACME", "GLX", "SHARED") AND updated >= "2026/11/23 02:59" '
         "ORDER BY updated DESC"
     )
 

@@ -287,6 +287,8 @@ class FakeTracker:
 
     name = "https://tracker.example"
 
+    listing_started: datetime | None = None
+
     def __init__(self) -> None:
         self.requests_made = 0
         created = NOW - timedelta(minutes=30)
