@@ -210,8 +210,9 @@ class Syncer:
         report.evaluated += 1
         if decision.evaluation is None:
             report.unclassified += 1
-            if not dry_run:
-                self.store.put(name, IssueRecord(ticket, journal, journal_as_of))
+            unclassified = IssueRecord(ticket, journal, journal_as_of)
+            if not dry_run and unclassified != record:
+                self.store.put(name, unclassified)
             return
         report.classified += 1
         status = decision.evaluation.status.value
@@ -246,7 +247,8 @@ class Syncer:
                 ticket = replace(ticket, sla_fields={**ticket.sla_fields, **update.fields})
                 new_record = replace(new_record, ticket=ticket,
                                      done_keys=done | set(update.note_keys))
-        if not dry_run:
+        if not dry_run and new_record != record:
+            # Unchanged records are not written again: a steady cycle writes nothing at all.
             self.store.put(name, new_record)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.durations import ServiceDuration
@@ -64,7 +65,13 @@ class Tier:
         terms = self.classes[incident_class]
         if terms.response is None:
             return None
-        return terms.response.length(timedelta(microseconds=self.calendar.service_day_us))
+        return _length(terms.response, self.calendar.service_day_us)
+
+
+@cache
+def _length(duration: ServiceDuration, service_day_us: int) -> timedelta:
+    # Exact Fraction arithmetic is slow enough to matter once per ticket and cycle.
+    return duration.length(timedelta(microseconds=service_day_us))
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,6 +253,8 @@ def _note(
     status = evaluation.status
     classified_key = f"classified:{customer}:{incident_class}"
     status_key = f"{customer}:{incident_class}:{status.value}"
+    if classified_key in done and (status not in NOTED_STATUSES or status_key in done):
+        return None, ()  # the common steady case: nothing to say, nothing to format
     values = {
         "customer": rules.customer_names.get(customer, customer),
         "tier": tier.label,
