@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -154,6 +155,15 @@ class Syncer:
                 report.errors += 1
                 report.problems.append(str(error))
                 log.warning("issue_failed", issue=key, error=str(error))
+            except Exception as error:  # one odd issue never stops the cycle
+                # Data no rule foresaw (an absurd date, say) is a bug to report, per issue.
+                report.errors += 1
+                report.problems.append(f"issue {key}: unexpected {type(error).__name__}: "
+                                       f"{error}")
+                # The traceback goes in as text so the secret redaction sees it.
+                log.error("issue_failed", issue=key, kind="bug",  # noqa: TRY400
+                          error=f"{type(error).__name__}: {error}",
+                          traceback=traceback.format_exc())
         # The tracker's clock at the start of the listing, where it says so: everything
         # changed since has a later update time, and a quiet tracker's window empties.
         started_at = self.tracker.listing_started

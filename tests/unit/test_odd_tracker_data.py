@@ -1,0 +1,91 @@
+"""Tracker data that does not fit is reported per issue and never stops a cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.config import load_config
+from slabridge.domain.model import Journal, Sprint, Ticket, TicketFacts, TimeEntryBatch
+from slabridge.domain.plan import TicketUpdate
+from slabridge.service import Syncer
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+class OddTracker:
+    """A working fake tracker whose issues carry odd data."""
+
+    name = "https://odd.example"
+    listing_started: datetime | None = None
+
+    def __init__(self, tickets: list[Ticket]) -> None:
+        self.tickets = tickets
+        self.requests_made = 0
+        self.updates: list[TicketUpdate] = []
+
+    def prepare(self) -> None:
+        """Nothing to read."""
+
+    def own_authors(self) -> frozenset[str]:
+        return frozenset({"bot"})
+
+    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
+        yield from self.tickets
+
+    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
+        return frozenset()
+
+    def journal(self, key: str) -> Journal:
+        return Journal("New")
+
+    def fetch(self, key: str) -> tuple[Ticket, Journal]:
+        return next(t for t in self.tickets if t.key == key), Journal("New")
+
+    def update(self, update: TicketUpdate) -> None:
+        self.updates.append(update)
+
+    def current_sprint(self, project: str) -> Sprint | None:
+        return None
+
+    def read_time_entries(self, first_day: object, cursor: str | None) -> TimeEntryBatch:
+        return TimeEntryBatch([], None, None)
+
+    def post_statement(self, target: str, title: str, text: str, location: str | None) -> str:
+        return "nowhere"
+
+
+def ticket(key: str, **facts: object) -> Ticket:
+    created = NOW - timedelta(hours=1)
+    base = {"project": "acme-shop", "tracker": "Bug", "priority": "Urgent"}
+    base.update(facts)  # type: ignore[arg-type]
+    return Ticket(key=key, facts=TicketFacts(**base),  # type: ignore[arg-type]
+                  subject="Zahlungsabbruch 💳 «Kasse» \u202e", created=created,
+                  updated=created, status="New", closed=False, reporter="5")
+
+
+def test_odd_data_is_reported_per_issue(tmp_path: Path) -> None:
+    """An absurd receipt date, an unknown priority, a project without contract and odd text:
+    the good issues are written, the odd ones reported, the cycle completes."""
+    config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+    absurd = ticket("1", priority="Urgent")
+    absurd = Ticket(**{**{f: getattr(absurd, f) for f in absurd.__dataclass_fields__},
+                       "received_field": datetime(1, 1, 1, tzinfo=UTC)})
+    tickets = [
+        absurd,
+        ticket("2", priority="Catastrophic"),           # unknown priority: the catch-all rule
+        ticket("3", project="somebody-else"),           # no contract: unclassified
+        ticket("4"),                                     # fine, with odd text
+    ]
+    tracker = OddTracker(tickets)
+    store = SqliteStateStore(tmp_path / "s.sqlite3")
+    report = Syncer(tracker, store, config.rules(), timedelta(seconds=30)).cycle(NOW)
+    assert report.seen == 4
+    assert report.errors == 1
+    assert report.problems[0].startswith("issue 1: unexpected ")
+    assert report.unclassified == 1
+    assert [u.ticket_key for u in tracker.updates] == ["2", "4"]
+    assert tracker.updates[0].fields["sla_class"] == "trivial"
+    assert tracker.updates[1].fields["sla_class"] == "critical"
