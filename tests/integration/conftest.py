@@ -43,11 +43,24 @@ def _answers(url: str) -> bool:
         return False
 
 
+PIDFILE = Path("/var/cache/redmine/default/tmp/puma.pid")
+
+
+def _puma_alive() -> bool:
+    # The pid file, not an HTTP probe: a busy server can be slow to answer, and a server
+    # this session did not start must never be stopped by it.
+    try:
+        os.kill(int(PIDFILE.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def redmine() -> Iterator[RedmineServer]:
     """The local Redmine, started (and installed if need be) by deploy/redmine-local/start.sh."""
     url = f"http://127.0.0.1:{PORT}"
-    was_running = _answers(url)
+    was_running = _puma_alive() or _answers(url)
     result = subprocess.run(
         ["bash", str(START)], capture_output=True, text=True, timeout=1800,
         env={**os.environ, "REDMINE_PORT": PORT}, check=False,
