@@ -155,6 +155,7 @@ class Syncer:
                 report.errors += 1
                 report.problems.append(str(error))
                 log.warning("issue_failed", issue=key, error=str(error))
+                self._keep_for_retry(current, stored, dry_run)
             except Exception as error:  # one odd issue never stops the cycle
                 # Data no rule foresaw (an absurd date, say) is a bug to report, per issue.
                 report.errors += 1
@@ -164,6 +165,7 @@ class Syncer:
                 log.error("issue_failed", issue=key, kind="bug",  # noqa: TRY400
                           error=f"{type(error).__name__}: {error}",
                           traceback=traceback.format_exc())
+                self._keep_for_retry(current, stored, dry_run)
         # The tracker's clock at the start of the listing, where it says so: everything
         # changed since has a later update time, and a quiet tracker's window empties.
         started_at = self.tracker.listing_started
@@ -176,6 +178,21 @@ class Syncer:
         log.info("cycle_done", **{k: v for k, v in report.as_dict().items()
                                    if k not in ("planned", "problems")})
         return report
+
+    def _keep_for_retry(self, ticket: Ticket, stored: IssueRecord | None, dry_run: bool) -> None:
+        """Remember an issue whose turn failed, so the next cycle tries it again.
+
+        The watermark moves on past it; without a record, an issue whose first write
+        failed would wait for the nightly reconciliation. The journal is kept as of its
+        last read, so a changed issue's journal is read again.
+        """
+        if dry_run or (ticket.closed and stored is None):
+            return
+        kept = replace(stored, ticket=ticket) if stored is not None else IssueRecord(ticket)
+        try:
+            self.store.put(self.tracker.name, kept)
+        except Exception:
+            log.exception("retry_record_failed", issue=ticket.key)
 
     def _one(
         self, ticket: Ticket, record: IssueRecord | None, rules: Rules, now: datetime,
