@@ -88,8 +88,8 @@ class StateStore(Protocol):
         """Store (replace) the record of one issue."""
         ...
 
-    def open_records(self, tracker: str) -> list[IssueRecord]:
-        """Records of issues last seen open."""
+    def open_records(self, tracker: str, due_by: datetime | None = None) -> list[IssueRecord]:
+        """Records of issues last seen open (with due_by: only those due for a look)."""
         ...
 
     def all_records(self, tracker: str) -> list[IssueRecord]:

@@ -127,7 +127,10 @@ class Syncer:
 
         self._all_records = None
         self._listed = listed
-        known = {r.ticket.key: r for r in self.store.open_records(name)}
+        # Incremental cycles look again only at records whose status time alone can change
+        # now; everything else waits for a change in the tracker (or the full reconcile).
+        due_by = None if mode == "full" else now
+        known = {r.ticket.key: r for r in self.store.open_records(name, due_by)}
         if full and watermark is not None:
             # Open before, absent from the list of open issues now: closed, deleted or moved.
             for key, record in known.items():
@@ -249,7 +252,7 @@ class Syncer:
         )
         new_record = IssueRecord(
             ticket, journal, journal_as_of, decision.class_changes,
-            decision.evaluation.accepted_at, done,
+            decision.evaluation.accepted_at, done, next_check(decision, rules),
         )
         update = decision.update
         if update is not None and update.note and not fresh_journal and not dry_run:
@@ -355,6 +358,31 @@ class Syncer:
             report.notifications += 1
             log.info("notified", issue=update.ticket_key, channel=notification.channel)
         return done
+
+
+def next_check(decision: Decision, rules: Rules) -> datetime | None:
+    """When time alone next changes the ticket's SLA status: at risk, then due.
+
+    Running and paused tickets are looked at again then (paused ones every cycle, since
+    the pause ends with a status change); settled ones only when the tracker changes them.
+    """
+    evaluation, tier = decision.evaluation, decision.tier
+    if evaluation is None or tier is None or decision.ticket.closed:
+        return None
+    if evaluation.status is SlaStatus.PAUSED:
+        return decision.ticket.updated
+    if evaluation.status not in (SlaStatus.RUNNING, SlaStatus.AT_RISK):
+        return None
+    due = evaluation.due
+    if due is None or evaluation.target is None:
+        return None
+    if evaluation.status is SlaStatus.RUNNING:
+        # Pauses only move this later: looking a little early is harmless.
+        at_risk = tier.calendar.add(decision.ticket.received,
+                                    evaluation.target * rules.policy.at_risk_fraction)
+        return min(at_risk, due)
+    # Just after the due time the ticket is breached; look then.
+    return due + timedelta(seconds=1)
 
 
 @dataclass(frozen=True)

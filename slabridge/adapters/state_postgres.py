@@ -15,10 +15,10 @@ from typing import Any
 
 import psycopg
 
-from slabridge.adapters.state_sqlite import SCHEMA, SqlStateStore, migrate
+from slabridge.adapters.state_sqlite import NEXT_CHECK, SCHEMA, SqlStateStore, migrate
 from slabridge.errors import SlabridgeError
 
-POSTGRES_MIGRATIONS = (SCHEMA,)
+POSTGRES_MIGRATIONS = (SCHEMA, NEXT_CHECK)
 """Schema versions, as for SQLite (the statements are portable)."""
 
 

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,7 @@ def record_from_json(text: str) -> IssueRecord:
         class_changes=tuple(ClassChange(_req_dt(c["at"]), c["new"]) for c in data["class_changes"]),
         accepted_at=_dt(data["accepted_at"]),
         done_keys=frozenset(data["done_keys"]),
+        next_check=_dt(data.get("next_check")),
     )
 
 
@@ -184,18 +185,28 @@ class SqlStateStore(ABC):
 
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store (replace) the record of one issue."""
+        check = record.next_check.astimezone(UTC).isoformat() if record.next_check else None
         self._run(
-            "INSERT INTO issues (tracker, key, open, record) VALUES (?, ?, ?, ?) "
+            "INSERT INTO issues (tracker, key, open, record, next_check) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (tracker, key) DO UPDATE SET open = excluded.open, "
-            "record = excluded.record",
-            (tracker, record.ticket.key, int(not record.ticket.closed), record_to_json(record)),
+            "record = excluded.record, next_check = excluded.next_check",
+            (tracker, record.ticket.key, int(not record.ticket.closed), record_to_json(record),
+             check),
         )
 
-    def open_records(self, tracker: str) -> list[IssueRecord]:
-        """Records of issues last seen open."""
-        rows = self._run(
-            "SELECT record FROM issues WHERE tracker = ? AND open = 1", (tracker,)
-        ).fetchall()
+    def open_records(self, tracker: str, due_by: datetime | None = None) -> list[IssueRecord]:
+        """Records of issues last seen open; with `due_by`, only those whose next_check has
+        come (the others cannot change without a change in the tracker)."""
+        if due_by is None:
+            rows = self._run(
+                "SELECT record FROM issues WHERE tracker = ? AND open = 1", (tracker,)
+            ).fetchall()
+        else:
+            rows = self._run(
+                "SELECT record FROM issues WHERE tracker = ? AND open = 1 "
+                "AND next_check IS NOT NULL AND next_check <= ?",
+                (tracker, due_by.astimezone(UTC).isoformat()),
+            ).fetchall()
         return [record_from_json(row[0]) for row in rows]
 
     def all_records(self, tracker: str) -> list[IssueRecord]:
@@ -319,7 +330,13 @@ class SqliteStateStore(SqlStateStore):
         self._db.execute("COMMIT")
 
 
-SQLITE_MIGRATIONS = (SCHEMA,)
+# Version 2: the time at which a record must be looked at again without a tracker change.
+NEXT_CHECK = """
+ALTER TABLE issues ADD COLUMN next_check TEXT;
+CREATE INDEX IF NOT EXISTS issues_next_check ON issues (tracker, open, next_check);
+"""
+
+SQLITE_MIGRATIONS = (SCHEMA, NEXT_CHECK)
 """Schema versions in order: version N is reached by running entry N-1 on version N-1."""
 
 

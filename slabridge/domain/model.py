@@ -155,6 +155,9 @@ class IssueRecord:
     accepted_at: datetime | None = None
     done_keys: frozenset[str] = frozenset()
     """Keys of the notes already written (recorded as each write succeeded)."""
+    next_check: datetime | None = None
+    """When time alone can next change the SLA status (at risk, due); None: only a change
+    in the tracker can (met, breached, no target, unclassified, closed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,8 +379,8 @@ class MemoryStore:
         """Store one record."""
         self.records[(tracker, record.ticket.key)] = record
 
-    def open_records(self, tracker: str) -> list[IssueRecord]:
-        """Records of open issues."""
+    def open_records(self, tracker: str, due_by: datetime | None = None) -> list[IssueRecord]:
+        """Records of open issues (due_by ignored: the fake keeps few)."""
         return [r for (t, _), r in self.records.items() if t == tracker and not r.ticket.closed]
 
     def all_records(self, tracker: str) -> list[IssueRecord]:

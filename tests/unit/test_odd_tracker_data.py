@@ -89,3 +89,22 @@ def test_odd_data_is_reported_per_issue(tmp_path: Path) -> None:
     assert [u.ticket_key for u in tracker.updates] == ["2", "4"]
     assert tracker.updates[0].fields["sla_class"] == "trivial"
     assert tracker.updates[1].fields["sla_class"] == "critical"
+
+
+def test_steady_cycles_look_only_at_records_due_for_a_look(tmp_path: Path) -> None:
+    """After a cycle, only running tickets come back before their at-risk or due time;
+    no-target tickets wait for a change in the tracker."""
+    config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+    tracker = OddTracker([ticket("1"), ticket("2", priority="Low", tracker="Feature")])
+    store = SqliteStateStore(tmp_path / "s.sqlite3")
+    Syncer(tracker, store, config.rules(), timedelta(seconds=30)).cycle(NOW)
+    critical = store.get(tracker.name, "1")
+    trivial = store.get(tracker.name, "2")
+    assert critical is not None and trivial is not None
+    # Critical on Advanced, received 09:00 UTC = 10:00 Vienna: at risk after 3 h, at 13:00.
+    assert critical.next_check == datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert trivial.next_check is None
+    assert store.open_records(tracker.name, NOW) == []
+    due = store.open_records(tracker.name, datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    assert [r.ticket.key for r in due] == ["1"]
+    assert len(store.open_records(tracker.name)) == 2
