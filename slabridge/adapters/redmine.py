@@ -263,13 +263,16 @@ class RedmineTracker:
             yield self.ticket_from(raw)
 
     def _note_listing_start(self) -> None:
-        # The server's clock when the first page was answered: the next watermark. Anything
-        # changed later has a later updated_on, whatever the local clock says.
-        if self.listing_started is None and self._last_date:
-            try:
-                self.listing_started = parsedate_to_datetime(self._last_date).astimezone(UTC)
-            except (TypeError, ValueError):
-                self.listing_started = None
+        # The server's clock when the first page was answered (its Date header) is the next
+        # watermark: anything changed later has a later updated_on. Puma sends no Date, so
+        # then the local clock stands in; overlap_seconds covers the skew between the two.
+        if self.listing_started is not None:
+            return
+        try:
+            self.listing_started = parsedate_to_datetime(self._last_date).astimezone(UTC) \
+                if self._last_date else datetime.now(UTC)
+        except (TypeError, ValueError):
+            self.listing_started = datetime.now(UTC)
 
     def _issue_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
