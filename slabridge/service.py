@@ -192,6 +192,8 @@ class Syncer:
         if dry_run or (ticket.closed and stored is None):
             return
         kept = replace(stored, ticket=ticket) if stored is not None else IssueRecord(ticket)
+        # Due for a look at once: incremental cycles only re-evaluate records that are due.
+        kept = replace(kept, next_check=ticket.created)
         try:
             self.store.put(self.tracker.name, kept)
         except Exception:
