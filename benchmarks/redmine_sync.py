@@ -334,17 +334,29 @@ def start_redmine() -> tuple[str, str]:
     return url, values["REDMINE_API_KEY"]
 
 
-def seed(project: str, count: int) -> float:
-    """A new project with `count` bulk-inserted issues; the wall seconds it took."""
-    started = time.perf_counter()
-    result = subprocess.run(  # noqa: S603 - our own script, generated identifier
-        [str(SEED), project, str(count)], capture_output=True, text=True, check=False,
-        timeout=1800,
-    )
-    if result.returncode != 0 or f"CREATED={count}" not in result.stdout:
-        raise RuntimeError(f"seed_bulk.sh {project} {count} failed:\n"
-                           f"{result.stdout[-1000:]}\n{result.stderr[-2000:]}")
-    return time.perf_counter() - started
+def seed(size: int, attempts: int = 3) -> tuple[str, float]:
+    """A new project `bench-<size>-<random>` with `size` bulk-inserted issues: its identifier
+    and the wall seconds the successful seeding took.
+
+    Another client writing to Redmine's SQLite can make seed_bulk.sh fail with "database is
+    locked"; then a new project is tried after a pause (a failed one may stay, empty).
+    """
+    for attempt in range(1, attempts + 1):
+        project = f"bench-{size}-{secrets.token_hex(4)}"
+        progress(f"N={size}: seeding project {project}")
+        started = time.perf_counter()
+        result = subprocess.run(  # noqa: S603 - our own script, generated identifier
+            [str(SEED), project, str(size)], capture_output=True, text=True, check=False,
+            timeout=1800,
+        )
+        if result.returncode == 0 and f"CREATED={size}" in result.stdout:
+            return project, time.perf_counter() - started
+        first_line = (result.stderr.strip().splitlines() or ["(no stderr)"])[0]
+        progress(f"N={size}: seed_bulk.sh failed (attempt {attempt}): {first_line[:300]}")
+        if attempt < attempts:
+            time.sleep(15)
+    raise RuntimeError(f"seed_bulk.sh failed {attempts} times for N={size}: "
+                       f"{result.stdout[-500:]}\n{result.stderr[:1500]}")
 
 
 CONFIG = """\
@@ -378,9 +390,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool) ->
 
     configure(json_output=True, level="WARNING")  # no line per write; warnings still show
     os.environ["REDMINE_URL"], os.environ["REDMINE_API_KEY"] = url, key
-    project = f"bench-{size}-{secrets.token_hex(4)}"
-    progress(f"N={size}: seeding project {project}")
-    seed_seconds = seed(project, size)
+    project, seed_seconds = seed(size)
     progress(f"N={size}: seeded in {seed_seconds:.1f} s")
 
     with tempfile.TemporaryDirectory(prefix="slabridge-bench-") as tmp:
@@ -573,15 +583,16 @@ def cycle_rows(result: SizeResult) -> list[list[object]]:
         rows.append([
             label, c.mode, c.seen, c.evaluated, c.writes, c.requests, k["setup"], k["list"],
             k["own"], k["journal"], k["write"], k["failed"], c.errors, f"{c.seconds:.2f}",
-            f"{c.http_seconds:.2f}", f"{c.local_seconds:.2f}", f"{c.local_us_per_issue:.0f}",
+            f"{c.http_seconds:.2f}", f"{c.local_seconds:.2f}",
+            f"{c.local_us_per_issue:.0f}" if c.evaluated else "-",
             "?" if c.foreign_requests is None else c.foreign_requests,
         ])
     return rows
 
 
 def breakdown(c: CycleFigures) -> str:
-    """Where a cycle's local time went, per issue evaluated."""
-    per = max(c.evaluated, 1)
+    """Where a cycle's local time went, per issue evaluated (in total if none was)."""
+    per = c.evaluated or 1
     store = sum(c.store_seconds.values())
     other = c.local_seconds - c.decide_seconds - store
     parts = [f"decide {1e6 * c.decide_seconds / per:.0f} ({c.decide_calls} calls)"]
@@ -592,11 +603,17 @@ def breakdown(c: CycleFigures) -> str:
     parts.append(f"other {1e6 * other / per:.0f}")
     http = [f"{kind} {1e3 * c.http_by_kind[kind] / c.by_kind[kind]:.0f}"
             for kind in KINDS if c.by_kind[kind]]
+    if not c.evaluated:
+        parts.insert(0, "no issue evaluated, so totals in us:")
     return "; ".join(parts) + "\n      HTTP ms per request: " + ", ".join(http)
 
 
-def report(results: Sequence[SizeResult], url: str, started: float) -> None:
-    """The figures, the targets and the comparison, on stdout."""
+HEADER = ["cycle", "mode", "seen", "eval", "writes", "req", "setup", "list", "own", "journal",
+          "write", "fail", "err", "wall", "http", "local", "us/issue", "others"]
+
+
+def print_preamble(url: str) -> None:
+    """What the figures mean."""
     print(f"slabridge Redmine sync benchmark: {url}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs")
     print("Seeded issues: pristine (created_on = updated_on), tracker Bug, status New, priority "
@@ -609,33 +626,38 @@ def report(results: Sequence[SizeResult], url: str, started: float) -> None:
           "us/issue = local microseconds per issue evaluated; fail = requests without any "
           "response; err = issues that failed; "
           "others = requests of other clients that the (single-threaded) server handled "
-          "meanwhile, from its production.log.")
-    header = ["cycle", "mode", "seen", "eval", "writes", "req", "setup", "list", "own",
-              "journal", "write", "fail", "err", "wall", "http", "local", "us/issue", "others"]
-    for r in results:
-        print()
-        print(f"N={r.size}: project {r.project}, seeded in {r.seed_seconds:.1f} s")
-        print(table(header, cycle_rows(r)))
-        print("  * extra full re-sync (full=True, open issues) under tracemalloc: its times "
-              "are inflated by tracing")
-        print("  local time per issue evaluated, in us (decide and store calls are timed "
-              "wrappers; other = the rest of local time):")
-        for c in [*r.cycles, *([r.full_resync] if r.full_resync else [])]:
-            print(f"    cycle {c.number}: {breakdown(c)}")
-        print(f"    decide() after 100 ms idle, as between two PUTs: {r.decide_idle_us:.0f} us "
-              f"per call (in a tight loop: {r.decide_us_per_issue:.0f})")
-        if r.steady is None:
-            print("  no fully steady cycle reached within --max-cycles")
-        if r.window:
-            w = r.window
-            print(f"  incremental cycles list issues updated since watermark - overlap = "
-                  f"{w.watermark} - {w.overlap_seconds:.0f} s: {w.issues_in_window} of the "
-                  f"{r.decide_records} stored issues are in that window")
-        print(f"  state records: record_to_json {r.encode_us_per_record:.0f} us, "
-              f"record_from_json {r.decode_us_per_record:.0f} us per record")
-        for problem in r.problems:
-            print(f"  problem: {problem}")
+          "meanwhile, from its production.log.", flush=True)
 
+
+def print_size(r: SizeResult) -> None:
+    """One N's cycles and local-time breakdown (printed as soon as that N is done)."""
+    print()
+    print(f"N={r.size}: project {r.project}, seeded in {r.seed_seconds:.1f} s")
+    print(table(HEADER, cycle_rows(r)))
+    print("  * extra full re-sync (full=True, open issues) under tracemalloc: its times "
+          "are inflated by tracing")
+    print("  local time per issue evaluated, in us (decide and store calls are timed "
+          "wrappers; other = the rest of local time):")
+    for c in [*r.cycles, *([r.full_resync] if r.full_resync else [])]:
+        print(f"    cycle {c.number}: {breakdown(c)}")
+    print(f"    decide() after 100 ms idle, as between two PUTs: {r.decide_idle_us:.0f} us "
+          f"per call (in a tight loop: {r.decide_us_per_issue:.0f})")
+    if r.steady is None:
+        print("  no fully steady cycle reached within --max-cycles")
+    if r.window:
+        w = r.window
+        print(f"  incremental cycles list issues updated since watermark - overlap = "
+              f"{w.watermark} - {w.overlap_seconds:.0f} s: {w.issues_in_window} of the "
+              f"{r.decide_records} stored issues are in that window")
+    print(f"  state records: record_to_json {r.encode_us_per_record:.0f} us, "
+          f"record_from_json {r.decode_us_per_record:.0f} us per record")
+    for problem in r.problems:
+        print(f"  problem: {problem}")
+    sys.stdout.flush()
+
+
+def print_summary(results: Sequence[SizeResult], started: float) -> None:
+    """Targets, the naive comparison and the notes, once every N is done."""
     print()
     print("Targets")
     rows: list[list[object]] = []
@@ -659,6 +681,11 @@ def report(results: Sequence[SizeResult], url: str, started: float) -> None:
                          f"(steady: <= {STEADY_MAX_REQUESTS})", "-"])
             rows.append([f"N={n} cycle 2 (right after): wall s", f"{second.seconds:.2f}",
                          f"(steady: < {STEADY_MAX_SECONDS:.0f})", "-"])
+            if second.evaluated:
+                rows.append([f"N={n} cycle 2 (right after): local us/issue",
+                             f"{second.local_us_per_issue:.0f}",
+                             f"< {LOCAL_MAX_US_PER_ISSUE:.0f}",
+                             verdict(second.local_us_per_issue < LOCAL_MAX_US_PER_ISSUE)])
         if steady:
             label = f"N={n} steady (cycle {steady.number})"
             rows.append([f"{label}: requests", steady.requests, f"<= {STEADY_MAX_REQUESTS}",
@@ -666,9 +693,13 @@ def report(results: Sequence[SizeResult], url: str, started: float) -> None:
             rows.append([f"{label}: wall s", f"{steady.seconds:.2f}",
                          f"< {STEADY_MAX_SECONDS:.0f}",
                          verdict(steady.seconds < STEADY_MAX_SECONDS)])
-            rows.append([f"{label}: local us/issue", f"{steady.local_us_per_issue:.0f}",
-                         f"< {LOCAL_MAX_US_PER_ISSUE:.0f}",
-                         verdict(steady.local_us_per_issue < LOCAL_MAX_US_PER_ISSUE)])
+            if steady.evaluated:
+                rows.append([f"{label}: local us/issue", f"{steady.local_us_per_issue:.0f}",
+                             f"< {LOCAL_MAX_US_PER_ISSUE:.0f}",
+                             verdict(steady.local_us_per_issue < LOCAL_MAX_US_PER_ISSUE)])
+            else:
+                rows.append([f"{label}: local ms (no issue evaluated)",
+                             f"{1e3 * steady.local_seconds:.1f}", "-", "-"])
         else:
             rows.append([f"N={n} steady state", "not reached", f"<= {STEADY_MAX_REQUESTS} req",
                          "NOT met"])
@@ -752,6 +783,7 @@ def main() -> None:
     started = time.perf_counter()
     url, key = start_redmine()
     progress(f"Redmine at {url}")
+    print_preamble(url)
     results = []
     for size in args.sizes:
         # A fresh interpreter per N: its peak RSS is that N's alone.
@@ -759,9 +791,10 @@ def main() -> None:
             try:
                 results.append(pool.submit(measure_size, size, url, key, args.max_cycles,
                                            size == naive_size).result())
+                print_size(results[-1])
             except Exception as error:  # report the other sizes anyway
                 print(f"N={size}: FAILED: {type(error).__name__}: {error}", flush=True)
-    report(results, url, started)
+    print_summary(results, started)
 
 
 if __name__ == "__main__":
