@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -133,13 +134,16 @@ class Config:
             accept_statuses=frozenset(s.casefold() for s in sla.acceptance.statuses),
             accept_on_public_note=sla.acceptance.public_note,
         )
-        # Precomputed so response_due is one dict lookup plus the calendar arithmetic.
-        self._targets: dict[tuple[str, str], tuple[BusinessCalendar, int | None]] = {}
+        # Precomputed so response_due is two dict lookups plus the calendar arithmetic.
+        self._targets: dict[str, dict[str, tuple[Callable[[datetime, int], datetime], int]
+                                      | None]] = {}
         for name, tier_obj in self.tiers.items():
+            by_class = self._targets[name] = {}
             for class_name in tier_obj.classes:
                 target = tier_obj.response_target(class_name)
-                micros = None if target is None else target // timedelta(microseconds=1)
-                self._targets[(name, class_name)] = (tier_obj.calendar, micros)
+                by_class[class_name] = None if target is None else (
+                    tier_obj.calendar.add_micros, target // timedelta(microseconds=1)
+                )
 
     def _ical_closures(self) -> list[DatedClosure]:
         dated: list[DatedClosure] = []
@@ -246,15 +250,16 @@ class Config:
         self, tier: str, incident_class: str, received: datetime
     ) -> datetime | None:
         """When a response is due for a ticket of `incident_class` received on `tier`."""
-        entry = self._targets.get((tier, incident_class))
-        if entry is None:
-            self.tier(tier)
+        try:
+            entry = self._targets[tier][incident_class]
+        except KeyError:
+            self.tier(tier)  # raises a clear error for an unknown tier or class
             self.check_class(incident_class)
-        assert entry is not None  # noqa: S101 - the checks above raised otherwise
-        calendar, target = entry
-        if target is None:
+            raise
+        if entry is None:
             return None
-        return calendar.add_micros(received, target)
+        add_micros, target = entry
+        return add_micros(received, target)
 
     def rules(self, ignored_authors: frozenset[str] = frozenset()) -> Rules:
         """What the per-ticket decision needs; `ignored_authors` are slabridge's own accounts."""

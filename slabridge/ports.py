@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -86,6 +86,10 @@ class StateStore(Protocol):
 
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store (replace) the record of one issue."""
+        ...
+
+    def put_many(self, tracker: str, records: Sequence[IssueRecord]) -> None:
+        """Store (replace) several records in one transaction."""
         ...
 
     def open_records(self, tracker: str, due_by: datetime | None = None) -> list[IssueRecord]:

@@ -14,6 +14,8 @@ US_PER_SECOND = 1_000_000
 US_PER_MINUTE = 60 * US_PER_SECOND
 US_PER_HOUR = 60 * US_PER_MINUTE
 MINUTES_PER_DAY = 24 * 60
+SECONDS_PER_DAY = 24 * 3600
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # A calendar with no service time at all would make `add` search forever.
@@ -105,6 +107,7 @@ class BusinessCalendar:
         self._cum_end: list[int] = []
         self._range_start_us = 0
         self._range_end_us = 0
+        self._plain_days: dict[int, int] = {}
         self._days_off_cache: dict[int, Mapping[date, DayOff]] = {}
 
     def _typical_day_us(self) -> int:
@@ -164,6 +167,7 @@ class BusinessCalendar:
         self._first_year, self._last_year = first_year, last_year
         self._range_start_us = _local_us(date(first_year, 1, 1), 0, zone)
         self._range_end_us = _local_us(date(last_year, 12, 31), MINUTES_PER_DAY, zone)
+        self._plain_days = _plain_days(date(first_year, 1, 1), stop, zone)
 
     def _position(self, instant_us: int) -> int:
         """Open microseconds from the start of the expanded range up to `instant_us`."""
@@ -200,15 +204,30 @@ class BusinessCalendar:
     def add_micros(self, start: datetime, micros: int) -> datetime:
         """`add` with the duration in microseconds: the hot path of due-time computation.
 
-        The common case (start and result inside the expanded years) is inlined: two binary
-        searches and two datetime conversions.
+        The common case (start and result inside the expanded years) is inlined: the start
+        as epoch microseconds, two binary searches, one datetime made for the result.
         """
-        if start.tzinfo is None:
+        zone = self.zone
+        if start.tzinfo is zone:
+            # A time in our own zone on a day without an offset change: its wall clock
+            # minus the day's offset, about half the cost of datetime.timestamp().
+            ordinal = start.toordinal()
+            offset = self._plain_days.get(ordinal)
+            if offset is None:
+                start_us = int(start.timestamp()) * US_PER_SECOND + start.microsecond
+            else:
+                start_us = (
+                    ((ordinal - EPOCH_ORDINAL) * SECONDS_PER_DAY + start.hour * 3600
+                     + start.minute * 60 + start.second - offset) * US_PER_SECOND
+                    + start.microsecond
+                )
+        elif start.tzinfo is None:
             raise ValueError(
                 f"naive datetime {start.isoformat()}: a time zone or offset is required"
             )
-        # timestamp() is whole seconds plus microsecond/1e6; int() recovers the seconds exactly.
-        start_us = int(start.timestamp()) * US_PER_SECOND + start.microsecond
+        else:
+            # timestamp() is whole seconds plus microsecond/1e6; int() recovers the seconds.
+            start_us = int(start.timestamp()) * US_PER_SECOND + start.microsecond
         starts = self._starts
         if micros > 0 and self._range_start_us <= start_us < self._range_end_us:
             index = bisect_right(starts, start_us) - 1
@@ -220,10 +239,10 @@ class BusinessCalendar:
                 position = self._cum_end[index] + micros
             cum_end = self._cum_end
             if position <= cum_end[-1]:
-                found = bisect_left(cum_end, position)
+                found = bisect_left(cum_end, position, index if index > 0 else 0)
                 due_us = self._ends[found] - (cum_end[found] - position)
                 seconds, micro = divmod(due_us, US_PER_SECOND)
-                due = datetime.fromtimestamp(seconds, self.zone)
+                due = datetime.fromtimestamp(seconds, zone)
                 return due.replace(microsecond=micro) if micro else due
         return self.from_epoch_us(self.add_us(start_us, micros))
 
@@ -332,6 +351,31 @@ class BusinessCalendar:
 
 def _us(duration: timedelta) -> int:
     return duration // timedelta(microseconds=1)
+
+
+def _plain_days(first: date, last: date, zone: ZoneInfo) -> dict[int, int]:
+    """Ordinal -> UTC offset in seconds of each day from `first` to `last` whose offset
+    does not change during the day (a day with a DST change is left out).
+
+    A day qualifies when it is 24 hours long and has the same offset at its first and its
+    last microsecond; tz rules never change an offset twice in one day and back.
+    """
+    plain: dict[int, int] = {}
+    one_day = timedelta(days=1)
+    day = first
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    while day <= last:
+        following = day + one_day
+        next_midnight = datetime(following.year, following.month, following.day, tzinfo=zone)
+        offset = midnight.utcoffset()
+        last_moment = next_midnight - timedelta(microseconds=1)  # wall clock, same zone
+        if (offset is not None and offset == last_moment.utcoffset()
+                and not offset % timedelta(seconds=1)
+                and to_epoch_us(next_midnight) - to_epoch_us(midnight)
+                == SECONDS_PER_DAY * US_PER_SECOND):
+            plain[day.toordinal()] = offset // timedelta(seconds=1)
+        day, midnight = following, next_midnight
+    return plain
 
 
 def _local_us(day: date, minute: int, zone: ZoneInfo) -> int:

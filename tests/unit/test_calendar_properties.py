@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,3 +62,29 @@ def test_due_is_in_the_calendar_zone_and_not_before_receipt(
     due = calendar.add(start, target)
     assert due.tzinfo is calendar.zone
     assert due > start
+
+
+# Wall-clock instants in the calendar's own zone, fold 0 and fold 1, including the DST
+# weekends: the fast path for such inputs must agree with the general conversion.
+zone_instants = st.builds(
+    lambda minutes, micro, fold: (
+        datetime(2025, 1, 1) + timedelta(minutes=minutes, microseconds=micro)
+    ).replace(fold=fold),
+    st.integers(min_value=0, max_value=4 * 366 * 24 * 60),
+    st.integers(min_value=0, max_value=999_999) | st.just(0),
+    st.sampled_from([0, 1]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(tiers, zone_instants, durations.filter(lambda d: d > timedelta(0)))
+def test_the_zone_a_receipt_is_given_in_does_not_matter(
+    tier: str, wall: datetime, target: timedelta
+) -> None:
+    """A receipt in the calendar's zone, in UTC or at a fixed offset: the same due time."""
+    calendar = CALENDARS[tier]
+    local = wall.replace(tzinfo=calendar.zone)
+    due = calendar.add(local, target)
+    assert due == calendar.add(local.astimezone(UTC), target)
+    assert due == calendar.add(local.astimezone(timezone(timedelta(hours=-7))), target)
+    assert due.tzinfo is calendar.zone

@@ -6,7 +6,7 @@ import io
 import json
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -378,6 +378,11 @@ class MemoryStore:
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store one record."""
         self.records[(tracker, record.ticket.key)] = record
+
+    def put_many(self, tracker: str, records: Sequence[IssueRecord]) -> None:
+        """Store several records."""
+        for record in records:
+            self.put(tracker, record)
 
     def open_records(self, tracker: str, due_by: datetime | None = None) -> list[IssueRecord]:
         """Records of open issues (due_by ignored: the fake keeps few)."""
