@@ -403,7 +403,8 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool) ->
         # Timed where Syncer._plan looks it up (the module global), not changed in slabridge/.
         setattr(service, "decide", watch.wrap("decide", decide))  # noqa: B010
         store: Any = syncer.store
-        for method in ("open_records", "get", "put", "put_many", "watermark", "set_watermark"):
+        for method in ("open_records", "get", "get_many", "put", "put_many", "watermark",
+                       "set_watermark"):
             setattr(store, method, watch.wrap(f"store.{method}", getattr(store, method)))
         baseline = peak_rss_mb()
         problems: list[str] = []
@@ -596,7 +597,7 @@ def breakdown(c: CycleFigures) -> str:
     store = sum(c.store_seconds.values())
     other = c.local_seconds - c.decide_seconds - store
     parts = [f"decide {1e6 * c.decide_seconds / per:.0f} ({c.decide_calls} calls)"]
-    for name in ("open_records", "get", "put", "put_many"):
+    for name in ("open_records", "get", "get_many", "put", "put_many"):
         if c.store_calls.get(name):
             parts.append(f"store.{name} {1e6 * c.store_seconds[name] / per:.0f} "
                          f"({c.store_calls[name]} calls)")

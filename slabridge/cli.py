@@ -173,6 +173,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     print(f"    | {line}")
     print(
         f"{'dry run: ' if args.dry_run else ''}{report.mode} cycle: {report.seen} issues seen, "
+        f"{f'{report.unchanged} unchanged since decided, ' if report.unchanged else ''}"
         f"{report.classified} classified, {report.unclassified} unclassified, "
         f"{len(report.planned) if args.dry_run else report.writes} "
         f"{'planned ' if args.dry_run else ''}writes ({report.notes} notes), "

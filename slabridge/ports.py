@@ -84,6 +84,10 @@ class StateStore(Protocol):
         """The record of one issue, if any."""
         ...
 
+    def get_many(self, tracker: str, keys: Sequence[str]) -> dict[str, IssueRecord]:
+        """The records of those of `keys` that have one, by key."""
+        ...
+
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store (replace) the record of one issue."""
         ...

@@ -189,6 +189,9 @@ def record_from_json(text: str) -> IssueRecord:
     )
 
 
+# SQLite allows 32766 bound parameters (999 before 3.32); PostgreSQL 65535.
+KEYS_PER_QUERY = 500
+
 PUT_RECORD = (
     "INSERT INTO issues (tracker, key, open, record, next_check) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (tracker, key) DO UPDATE SET open = excluded.open, "
@@ -240,6 +243,19 @@ class SqlStateStore(ABC):
             "SELECT record FROM issues WHERE tracker = ? AND key = ?", (tracker, key)
         ).fetchone()
         return record_from_json(row[0]) if row else None
+
+    def get_many(self, tracker: str, keys: Sequence[str]) -> dict[str, IssueRecord]:
+        """The records of those of `keys` that have one, by key."""
+        found: dict[str, IssueRecord] = {}
+        for first in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = keys[first:first + KEYS_PER_QUERY]
+            rows = self._run(
+                "SELECT key, record FROM issues WHERE tracker = ? AND key IN "  # noqa: S608
+                f"({', '.join('?' * len(chunk))})",  # placeholders only, values bound
+                (tracker, *chunk),
+            ).fetchall()
+            found.update((row[0], record_from_json(row[1])) for row in rows)
+        return found
 
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store (replace) the record of one issue."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from functools import cache
 
 from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.durations import ServiceDuration
@@ -59,19 +58,19 @@ class Tier:
     intake: tuple[str, ...]
     classes: Mapping[str, ClassTerms]
     billing: BillingTerms
+    # Computed once: exact Fraction arithmetic is slow enough to matter per ticket and cycle.
+    _targets: Mapping[str, timedelta | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        service_day = timedelta(microseconds=self.calendar.service_day_us)
+        object.__setattr__(self, "_targets", {
+            name: None if terms.response is None else terms.response.length(service_day)
+            for name, terms in self.classes.items()
+        })
 
     def response_target(self, incident_class: str) -> timedelta | None:
         """The response time for `incident_class` in service time, or None if none is promised."""
-        terms = self.classes[incident_class]
-        if terms.response is None:
-            return None
-        return _length(terms.response, self.calendar.service_day_us)
-
-
-@cache
-def _length(duration: ServiceDuration, service_day_us: int) -> timedelta:
-    # Exact Fraction arithmetic is slow enough to matter once per ticket and cycle.
-    return duration.length(timedelta(microseconds=service_day_us))
+        return self._targets[incident_class]
 
 
 @dataclass(frozen=True, slots=True)

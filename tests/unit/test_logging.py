@@ -375,6 +375,10 @@ class MemoryStore:
         """One record."""
         return self.records.get((tracker, key))
 
+    def get_many(self, tracker: str, keys: Sequence[str]) -> dict[str, IssueRecord]:
+        """Several records."""
+        return {k: r for k in keys if (r := self.records.get((tracker, k))) is not None}
+
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store one record."""
         self.records[(tracker, record.ticket.key)] = record

@@ -80,6 +80,19 @@ def test_the_encoding_is_the_one_stored_records_already_have(record: IssueRecord
     assert record_from_json(json.dumps(_generic_encoding(asdict(record)))) == record
 
 
+def test_get_many_reads_more_keys_than_one_query_binds(tmp_path: Any) -> None:
+    store = SqliteStateStore(tmp_path / "state.db")
+    made = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    store.put_many("redmine", [
+        IssueRecord(Ticket(str(n), TicketFacts("p"), "s", made, made, "New", False, "r"))
+        for n in range(0, 1200, 2)
+    ])
+    found = store.get_many("redmine", [str(n) for n in range(1200)])
+    assert sorted(found, key=int) == [str(n) for n in range(0, 1200, 2)]
+    assert all(record.ticket.key == key for key, record in found.items())
+    store.close()
+
+
 def test_put_many_stores_every_record_in_one_go(tmp_path: Any) -> None:
     store = SqliteStateStore(tmp_path / "state.db")
     made = datetime(2026, 11, 23, 9, tzinfo=UTC)
@@ -93,4 +106,7 @@ def test_put_many_stores_every_record_in_one_go(tmp_path: Any) -> None:
     assert [r.ticket.key for r in store.open_records("redmine")] == ["0", "1"]
     assert [r.ticket.key for r in store.open_records("redmine", made)] == ["1"]
     store.put_many("redmine", [])  # nothing to do is fine
+    assert store.get_many("redmine", ["2", "9", "0"]) == {"2": batch[2], "0": batch[0]}
+    assert store.get_many("redmine", []) == {}
+    assert store.get_many("jira", ["0"]) == {}
     store.close()
