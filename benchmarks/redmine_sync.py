@@ -379,7 +379,8 @@ state:
 # --- the worker: one N -------------------------------------------------------------------
 
 
-def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool) -> SizeResult:
+def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
+                 pause: float) -> SizeResult:
     """Seed a fresh project with `size` issues and measure slabridge (and the naive script)."""
     # Imported here: the worker is a fresh interpreter, and its RSS should include them.
     from slabridge import service
@@ -445,6 +446,12 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool) ->
         cycles = [run_cycle(1)]
         steady: int | None = None
         while len(cycles) < max_cycles:
+            if len(cycles) == 2 and pause:
+                # As the daemon does between cycles (every 60 s): once the overlap window
+                # has passed, an incremental listing holds only what changed since.
+                progress(f"N={size}: pausing {pause:.0f} s (overlap "
+                         f"{syncer.overlap.total_seconds():.0f} s) before the steady cycles")
+                time.sleep(pause)
             cycles.append(run_cycle(len(cycles) + 1))
             previous, last = cycles[-2], cycles[-1]
             # Fully steady: the next cycle does exactly the same (requests, issues, local work).
@@ -773,6 +780,9 @@ def main() -> None:
                         help="issue counts, each in its own fresh project (default 2000 10000)")
     parser.add_argument("--max-cycles", type=int, default=6,
                         help="stop after this many cycles if none is steady (default 6)")
+    parser.add_argument("--pause", type=float, default=35.0,
+                        help="seconds to wait after cycle 2, past the 30 s overlap, as the "
+                             "daemon's 60 s interval does (default 35; 0: cycles back to back)")
     parser.add_argument("--naive-size", type=int, default=None,
                         help="N on which to run the naive script (default: the smallest; "
                              "0: skip it)")
@@ -791,7 +801,7 @@ def main() -> None:
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
             try:
                 results.append(pool.submit(measure_size, size, url, key, args.max_cycles,
-                                           size == naive_size).result())
+                                           size == naive_size, args.pause).result())
                 print_size(results[-1])
             except Exception as error:  # report the other sizes anyway
                 print(f"N={size}: FAILED: {type(error).__name__}: {error}", flush=True)

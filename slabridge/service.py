@@ -289,13 +289,15 @@ class Syncer:
             ):
                 # The last change was by our account and the status is as it was: only our
                 # own notes can have been added, and those never accept a ticket.
-                journal = record.journal
+                current_journal = record.journal
             else:
                 # Acceptance (status change or public note) is only in the journal.
-                journal = self.tracker.journal(ticket.key)
+                current_journal = self.tracker.journal(ticket.key)
                 fresh_journal = True
             journal_as_of = ticket.updated
-            decision = decide(ticket, journal, record, rules, now)
+            if current_journal is not journal:  # else the decision above stands
+                journal = current_journal
+                decision = decide(ticket, journal, record, rules, now)
         if decision.wants_sprint or decision.needs_emergency_count:
             context = self._context(decision, report, dry_run)
             decision = decide(ticket, journal, record, rules, now, context)
