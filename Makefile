@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench redmine redmine-stop clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py slabridge/domain/_calendar_speedups.c
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
+	@# A C compiler and Python's headers build the due-time speedup (see README: the tests want it).
+	@command -v cc >/dev/null 2>&1 && $(PYTHON) -c "import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))" 2>/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq gcc python3-dev)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,bench]'

@@ -22,6 +22,7 @@ import holidays
 import pytz
 
 from slabridge.config import load_config
+from slabridge.domain import calendar as calendar_module
 
 ZONE = ZoneInfo("Europe/Vienna")
 TARGETS = {"critical": timedelta(hours=4), "minor": timedelta(hours=21)}
@@ -119,6 +120,14 @@ def main() -> None:
     utc_rate = per_second(ours_utc, 2.0)
     epoch_rate = per_second(ours_epoch, 2.0)
     theirs_rate = per_second(theirs, 2.0)
+    # The same calls on the pure-Python path, as on a machine where the C speedup could not
+    # be built (no compiler at install time).
+    speedup, calendar_module._c_add_micros = calendar_module._c_add_micros, None
+    try:
+        python_rate = per_second(ours, 2.0)
+        python_utc_rate = per_second(ours_utc, 2.0)
+    finally:
+        calendar_module._c_add_micros = speedup
 
     agree = disagree = ours_right = theirs_right = neither = 0
     examples: list[str] = []
@@ -152,10 +161,13 @@ def main() -> None:
     print("Due-time computations, Advanced tier (Mon-Fri 09-16 Vienna, AT public holidays)")
     print(f"  cases: {len(received)} receipt times 2026-2027 (seeded), target 4h; "
           f"businesstimedelta on the first {len(btd_received)}")
+    print(f"  C speedup in use: {calendar_module.SPEEDUPS}")
     print(f"  slabridge Config.response_due:      {ours_rate:>12,.0f} /s "
           f"({1e6 / ours_rate:.2f} us each)")
     print(f"  ... with UTC inputs (as trackers send): {utc_rate:>9,.0f} /s "
           f"({1e6 / utc_rate:.2f} us each)")
+    print(f"  ... pure-Python path (no compiler): {python_rate:>12,.0f} /s Vienna inputs, "
+          f"{python_utc_rate:,.0f} /s UTC inputs")
     print(f"  slabridge BusinessCalendar.add_us:  {epoch_rate:>12,.0f} /s "
           f"({1e6 / epoch_rate:.2f} us each)")
     print(f"  businesstimedelta 1.0.1:            {theirs_rate:>12,.0f} /s "
