@@ -1,0 +1,40 @@
+"""The HTTP environment (proxies, CA bundle) is read once when the Redmine adapter is built."""
+
+from __future__ import annotations
+
+import pytest
+
+from slabridge.adapters.redmine import RedmineTracker
+
+FIELDS = {"response_due": "SLA response due"}
+
+
+def tracker(url: str = "https://redmine.example", verify_tls: bool = True) -> RedmineTracker:
+    return RedmineTracker(url, "k" * 40, ("p",), FIELDS, verify_tls=verify_tls)
+
+
+def test_proxy_variables_are_taken_once_and_not_looked_up_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = tracker()._redmine.engine.session
+    assert session.proxies["https"] == "http://proxy.example:3128"
+    assert session.trust_env is False  # no environment lookups per request
+
+
+def test_no_proxy_still_exempts_the_tracker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "redmine.example")
+    assert "https" not in tracker()._redmine.engine.session.proxies
+
+
+def test_a_ca_bundle_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    assert tracker()._redmine.engine.requests["verify"] == "/etc/ssl/company-ca.pem"
+    # ... but never switches verification back on where the config turned it off.
+    assert tracker(verify_tls=False)._redmine.engine.requests["verify"] is False
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert tracker()._redmine.engine.requests["verify"] is True
