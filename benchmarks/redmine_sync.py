@@ -236,6 +236,14 @@ class CycleFigures:
     peak_rss_mb: float
     foreign_requests: int | None
     """Requests of other clients that the server handled during the cycle."""
+    cpu_seconds: float = 0.0
+    """CPU time of this process during the cycle: slabridge and its HTTP client libraries
+    (requests, urllib3, python-redmine), without the waits for the server."""
+
+    @property
+    def cpu_us_per_issue(self) -> float:
+        """CPU microseconds per issue seen."""
+        return 1e6 * self.cpu_seconds / max(self.seen, 1)
 
     @property
     def http_seconds(self) -> float:
@@ -415,9 +423,9 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
             mark, (seconds_before, calls_before) = meter.mark(), watch.snapshot()
             made_before = tracker.requests_made
             log_offset = server.offset()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             report = syncer.cycle(datetime.now(UTC), full=full)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             problems.extend(f"cycle {number}: {p}" for p in report.problems[:5])
             by_kind, http_by_kind = meter.since(mark)
             http = sum(http_by_kind.values())
@@ -434,7 +442,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
                 {k.removeprefix("store."): v for k, v in seconds.items()
                  if k.startswith("store.")},
                 {k.removeprefix("store."): v for k, v in calls.items() if k.startswith("store.")},
-                peak_rss_mb(), foreign(server.started_since(log_offset), report.requests),
+                peak_rss_mb(), foreign(server.started_since(log_offset), report.requests), cpu,
             )
             progress(f"N={size}: cycle {number} ({report.mode}): seen {report.seen}, "
                      f"writes {report.writes}, requests {report.requests} {by_kind}, "
@@ -593,6 +601,7 @@ def cycle_rows(result: SizeResult) -> list[list[object]]:
             k["own"], k["journal"], k["write"], k["failed"], c.errors, f"{c.seconds:.2f}",
             f"{c.http_seconds:.2f}", f"{c.local_seconds:.2f}",
             f"{c.local_us_per_issue:.0f}" if c.evaluated else "-",
+            f"{c.cpu_us_per_issue:.0f}",
             "?" if c.foreign_requests is None else c.foreign_requests,
         ])
     return rows
@@ -617,7 +626,8 @@ def breakdown(c: CycleFigures) -> str:
 
 
 HEADER = ["cycle", "mode", "seen", "eval", "writes", "req", "setup", "list", "own", "journal",
-          "write", "fail", "err", "wall", "http", "local", "us/issue", "others"]
+          "write", "fail", "err", "wall", "http", "local", "us/issue", "cpu us/seen",
+          "others"]
 
 
 def print_preamble(url: str) -> None:
@@ -684,6 +694,8 @@ def print_summary(results: Sequence[SizeResult], started: float) -> None:
             rows.append([f"N={n} cycle 1: local us/issue", f"{first.local_us_per_issue:.0f}",
                          f"< {LOCAL_MAX_US_PER_ISSUE:.0f}",
                          verdict(first.local_us_per_issue < LOCAL_MAX_US_PER_ISSUE)])
+            rows.append([f"N={n} cycle 1: CPU us/issue (incl. HTTP client)",
+                         f"{first.cpu_us_per_issue:.0f}", "-", "-"])
         if second:
             rows.append([f"N={n} cycle 2 (right after): requests", second.requests,
                          f"(steady: <= {STEADY_MAX_REQUESTS})", "-"])

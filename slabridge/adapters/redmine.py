@@ -81,6 +81,28 @@ def _required_time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+class TimeoutAdapter(HTTPAdapter):
+    """An HTTPAdapter with a default timeout: python-redmine sets `session.timeout`, which
+    requests ignores, so without this a hung Redmine would hold a cycle forever."""
+
+    def __init__(self, timeout: float, **kwargs: Any) -> None:
+        self.timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """Send with the default timeout unless the caller gave one."""
+        return super().send(request, stream, self.timeout if timeout is None else timeout,
+                            verify, cert, proxies)
+
+
 def ca_bundle_from_environment(verify_tls: bool) -> bool | str:
     """`verify` for requests: the CA bundle that REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE names
     (as requests itself would take it), else the flag."""
@@ -132,8 +154,8 @@ class RedmineTracker:
             allowed_methods=frozenset({"GET"}), respect_retry_after_header=True,
             raise_on_status=False,
         )
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
+        session.mount("http://", TimeoutAdapter(timeout, max_retries=retry))
+        session.mount("https://", TimeoutAdapter(timeout, max_retries=retry))
         session.hooks["response"].append(self._count)
         self._project_ids: dict[str, int] | None = None
         self._project_names: dict[int, str] = {}

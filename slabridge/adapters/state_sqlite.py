@@ -129,7 +129,7 @@ def record_to_json(record: IssueRecord) -> str:
         "accepted_at": _iso(record.accepted_at),
         "done_keys": sorted(record.done_keys),
         "next_check": _iso(record.next_check),
-    }, ensure_ascii=False)
+    })  # ASCII escapes: a lone surrogate in a subject (cut emoji) still stores as UTF-8
 
 
 def _ticket(data: dict[str, Any]) -> Ticket:

@@ -23,6 +23,7 @@
 #define US_PER_SECOND 1000000LL
 static PyObject *name_utcoffset, *name_fromutc;  /* interned method names */
 #define SECONDS_PER_DAY 86400LL
+#define MAX_MICROS (1LL << 60)
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 static long long
@@ -76,7 +77,11 @@ add_micros(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *table = args[0], *start = args[1];
     long long micros = PyLong_AsLongLong(args[2]);
     if (micros == -1 && PyErr_Occurred()) {
-        return NULL;
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return NULL;
+        }
+        PyErr_Clear();  /* beyond 64 bits: Python's ints take it */
+        Py_RETURN_NONE;
     }
     if (!PyTuple_Check(table) || PyTuple_GET_SIZE(table) != 7) {
         PyErr_SetString(PyExc_TypeError, "table must be a 7-tuple");
@@ -90,7 +95,8 @@ add_micros(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "table lists must be lists");
         return NULL;
     }
-    if (micros <= 0 || !PyDateTime_Check(start)) {
+    /* Durations beyond a few thousand years would overflow the sums below. */
+    if (micros <= 0 || micros > MAX_MICROS || !PyDateTime_Check(start)) {
         Py_RETURN_NONE;
     }
     PyObject *tzinfo = PyDateTime_DATE_GET_TZINFO(start);
@@ -112,6 +118,10 @@ add_micros(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                            + PyDateTime_DELTA_GET_SECONDS(offset)) * US_PER_SECOND
                           + PyDateTime_DELTA_GET_MICROSECONDS(offset);
     Py_DECREF(offset);
+    if (offset_us <= -SECONDS_PER_DAY * US_PER_SECOND
+            || offset_us >= SECONDS_PER_DAY * US_PER_SECOND) {
+        Py_RETURN_NONE;  /* not a valid UTC offset: Python raises the error */
+    }
     long long days = days_from_civil(PyDateTime_GET_YEAR(start),
                                      (unsigned)PyDateTime_GET_MONTH(start),
                                      (unsigned)PyDateTime_GET_DAY(start));

@@ -6,7 +6,7 @@ import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,8 @@ US_PER_HOUR = 60 * US_PER_MINUTE
 MINUTES_PER_DAY = 24 * 60
 SECONDS_PER_DAY = 24 * 3600
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # A calendar with no service time at all would make `add` search forever.
@@ -75,8 +77,11 @@ def to_epoch_us(instant: datetime) -> int:
     """Microseconds since the epoch of an aware datetime, exactly (no float rounding)."""
     if instant.tzinfo is None:
         raise ValueError(f"naive datetime {instant.isoformat()}: a time zone or offset is required")
-    # timestamp() is whole seconds plus microsecond/1e6; int() recovers the seconds exactly.
-    return int(instant.timestamp()) * US_PER_SECOND + instant.microsecond
+    if not instant.microsecond:
+        # Whole seconds: timestamp() is an exact integer as a float, and faster than below.
+        return int(instant.timestamp()) * US_PER_SECOND
+    # With microseconds the float may round (and int() truncates before 1970): subtract.
+    return (instant - EPOCH) // ONE_MICROSECOND
 
 
 class BusinessCalendar:
@@ -238,7 +243,7 @@ class BusinessCalendar:
             ordinal = start.toordinal()
             offset = self._plain_days.get(ordinal)
             if offset is None:
-                start_us = int(start.timestamp()) * US_PER_SECOND + start.microsecond
+                start_us = to_epoch_us(start)
             else:
                 start_us = (
                     ((ordinal - EPOCH_ORDINAL) * SECONDS_PER_DAY + start.hour * 3600
@@ -250,8 +255,7 @@ class BusinessCalendar:
                 f"naive datetime {start.isoformat()}: a time zone or offset is required"
             )
         else:
-            # timestamp() is whole seconds plus microsecond/1e6; int() recovers the seconds.
-            start_us = int(start.timestamp()) * US_PER_SECOND + start.microsecond
+            start_us = to_epoch_us(start)
         starts = self._starts
         if micros > 0 and self._range_start_us <= start_us < self._range_end_us:
             index = bisect_right(starts, start_us) - 1

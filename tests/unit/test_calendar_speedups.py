@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -75,3 +75,29 @@ def test_errors_still_come_from_the_reference_path() -> None:
         calendar.add_micros(datetime(2026, 11, 23, 9, tzinfo=UTC), -1)
     start = datetime(2026, 11, 23, 9, 30, tzinfo=VIENNA)
     assert calendar.add_micros(start, 0) == start
+
+
+def test_durations_beyond_64_bits_or_offsets_out_of_range_go_to_python() -> None:
+    calendar = CALENDARS["advanced"]
+    fast = calendar_module._c_add_micros
+    assert fast is not None
+    start = datetime(2026, 11, 23, 9, 30, tzinfo=VIENNA)
+    calendar.add_micros(start, 1)  # expands the years around the start
+    table = calendar._table
+    assert fast(table, start, 2**70) is None
+    assert fast(table, start, 2**62) is None
+    assert fast(table, start, 3_600_000_000) == datetime(2026, 11, 23, 10, 30, tzinfo=VIENNA)
+    with pytest.raises(ValueError, match="no service time within"):
+        calendar.add_micros(start, 2**70)
+
+    class Broken(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta:
+            return timedelta(hours=30)
+
+        def dst(self, dt: datetime | None) -> timedelta:
+            return timedelta(0)
+
+        def tzname(self, dt: datetime | None) -> str:
+            return "broken"
+
+    assert fast(table, start.replace(tzinfo=Broken()), 3_600_000_000) is None

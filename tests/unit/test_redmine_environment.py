@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
 from slabridge.adapters.redmine import RedmineTracker
+from slabridge.errors import TrackerUnavailableError
 
 FIELDS = {"response_due": "SLA response due"}
 
@@ -38,3 +42,20 @@ def test_a_ca_bundle_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     assert tracker()._redmine.engine.requests["verify"] is True
+
+
+def test_a_redmine_that_never_answers_times_out() -> None:
+    # python-redmine puts the timeout on the session, where requests ignores it.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)  # accepts connections (the kernel does), never answers
+    try:
+        port = listener.getsockname()[1]
+        silent = RedmineTracker(f"http://127.0.0.1:{port}", "k" * 40, ("p",), FIELDS,
+                                timeout=0.5, retries=0)
+        started = time.monotonic()
+        with pytest.raises(TrackerUnavailableError):
+            silent.journal("1")
+        assert time.monotonic() - started < 5
+    finally:
+        listener.close()

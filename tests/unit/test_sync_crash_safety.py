@@ -1,0 +1,197 @@
+"""A cycle cut short anywhere (crash, failed write, auth error, unstorable record) loses
+nothing and repeats nothing: no write skipped, no notification sent twice, nothing of one
+cycle leaking into the next."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.config import load_config
+from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.model import (
+    IssueRecord,
+    Journal,
+    Sprint,
+    Ticket,
+    TicketFacts,
+    TimeEntryBatch,
+)
+from slabridge.domain.plan import Notification, TicketUpdate
+from slabridge.errors import TrackerAuthError, TrackerError
+from slabridge.service import Syncer
+from tests.conftest import vienna
+from tests.unit.test_escalation import config
+from tests.unit.test_odd_tracker_data import NOW, OddTracker
+from tests.unit.test_odd_tracker_data import ticket as odd_ticket
+
+
+class Killed(BaseException):
+    """A kill -9 in the middle of a write: nothing after it runs."""
+
+
+class Tracker:
+    """A fake tracker that keeps notes and fields like Redmine and can fail on demand."""
+
+    name = "https://fake.example"
+    listing_started: datetime | None = None
+
+    def __init__(self, tickets: list[Ticket]) -> None:
+        self.tickets = {t.key: t for t in tickets}
+        self.notes: dict[str, list[str]] = {}
+        self.requests_made = 0
+        self.fail_update: BaseException | None = None
+        self.fail_journal_for: str | None = None
+        self.clock = vienna(2026, 11, 23, 9)
+
+    def prepare(self) -> None:
+        """Nothing to read."""
+
+    def own_authors(self) -> frozenset[str]:
+        return frozenset({"bot"})
+
+    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
+        yield from self.tickets.values()
+
+    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
+        return frozenset()
+
+    def journal(self, key: str) -> Journal:
+        if key == self.fail_journal_for:
+            raise TrackerAuthError("key revoked")
+        notes = self.notes.get(key, [])
+        return Journal("New", own_note_keys=frozenset().union(*map(note_keys_in, notes)))
+
+    def fetch(self, key: str) -> tuple[Ticket, Journal]:
+        return self.tickets[key], self.journal(key)
+
+    def update(self, update: TicketUpdate) -> None:
+        if self.fail_update is not None:
+            raise self.fail_update
+        ticket = self.tickets[update.ticket_key]
+        self.tickets[ticket.key] = replace(
+            ticket, sla_fields={**ticket.sla_fields, **update.fields}, updated=self.clock)
+        if update.note:
+            self.notes.setdefault(ticket.key, []).append(update.note)
+
+    def current_sprint(self, project: str) -> Sprint | None:
+        return None
+
+    def read_time_entries(self, first_day: object, cursor: str | None) -> TimeEntryBatch:
+        return TimeEntryBatch([], None, None)
+
+    def post_statement(self, target: str, title: str, text: str, location: str | None) -> str:
+        return "nowhere"
+
+
+class Channel:
+    """A notification channel that remembers what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, notification: Notification) -> None:
+        self.sent.append(notification.key)
+
+
+def setup(tmp_path: Path) -> tuple[Tracker, SqliteStateStore, Syncer, Channel]:
+    """Issue 7 of acme (critical, Advanced: due 13:00) classified at 10:00 and settled."""
+    created = vienna(2026, 11, 23, 9)
+    issue = Ticket(key="7", facts=TicketFacts(project="acme-shop", tracker="Bug",
+                                              priority="Urgent"),
+                   subject="Checkout broken", created=created, updated=created, status="New",
+                   closed=False, reporter="5",
+                   tracked_fields=frozenset({"response_due", "sla_class", "sla_status"}))
+    tracker = Tracker([issue])
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    chat = Channel()
+    syncer = Syncer(tracker, store, config(tmp_path).rules(), timedelta(seconds=30),
+                    {"mail": Channel(), "chat": chat, "pager": Channel()})
+    assert syncer.cycle(vienna(2026, 11, 23, 10)).writes == 1
+    tracker.clock = vienna(2026, 11, 23, 10, 1)
+    syncer.cycle(vienna(2026, 11, 23, 10, 5))  # reads back its own write: settled
+    return tracker, store, syncer, chat
+
+
+def test_killed_between_notification_and_write_the_write_still_comes(
+    tmp_path: Path,
+) -> None:
+    tracker, store, syncer, chat = setup(tmp_path)
+    tracker.fail_update = Killed()
+    with pytest.raises(Killed):  # at risk at 12:01: chat notified, then the process dies
+        syncer.cycle(vienna(2026, 11, 23, 12, 1))
+    assert len(chat.sent) == 1
+    tracker.fail_update = None
+    restarted = Syncer(tracker, store, syncer.rules, timedelta(seconds=30), syncer.notifiers)
+    report = restarted.cycle(vienna(2026, 11, 23, 12, 2))
+    assert report.unchanged == 0
+    assert tracker.tickets["7"].sla_fields["sla_status"] == "at_risk"
+    assert len(chat.sent) == 1  # and the chat is not told twice
+
+
+def test_a_failed_write_after_a_notification_does_not_send_it_again(
+    tmp_path: Path,
+) -> None:
+    tracker, _, syncer, chat = setup(tmp_path)
+    tracker.fail_update = TrackerError("502 from Redmine")
+    assert syncer.cycle(vienna(2026, 11, 23, 12, 1)).errors == 1
+    tracker.fail_update = None
+    syncer.cycle(vienna(2026, 11, 23, 12, 2))
+    assert tracker.tickets["7"].sla_fields["sla_status"] == "at_risk"
+    assert len(chat.sent) == 1
+
+
+def test_an_auth_error_leaves_nothing_for_the_next_cycle(tmp_path: Path) -> None:
+    tracker, store, syncer, _ = setup(tmp_path)
+    later = vienna(2026, 11, 23, 9, 30)
+    tracker.tickets = {
+        "7": replace(tracker.tickets["7"], subject="changed", updated=tracker.clock),
+        "8": replace(tracker.tickets["7"], key="8", created=later, updated=later),
+    }
+    tracker.fail_journal_for = "8"
+    with pytest.raises(TrackerAuthError):
+        syncer.cycle(vienna(2026, 11, 23, 10, 5))
+    # Issue 7's new decision was stored when the cycle ended, not carried over.
+    stored = store.get(tracker.name, "7")
+    assert stored is not None and stored.ticket.subject == "changed"
+    assert not syncer._unsaved and not syncer._written
+
+
+def test_one_unstorable_record_costs_only_its_own_issue(tmp_path: Path) -> None:
+    class BrokenStore(SqliteStateStore):
+        def put(self, tracker: str, record: IssueRecord) -> None:
+            if record.ticket.key == "1":
+                raise ValueError("cannot store issue 1")
+            super().put(tracker, record)
+
+        def put_many(self, tracker: str, records: Sequence[IssueRecord]) -> None:
+            for record in records:
+                self.put(tracker, record)
+
+    example = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
+    tracker = OddTracker([odd_ticket("1"), odd_ticket("2"), odd_ticket("3")])
+    store = BrokenStore(tmp_path / "state.sqlite3")
+    report = Syncer(tracker, store, load_config(example).rules(),
+                    timedelta(seconds=30)).cycle(NOW)
+    assert sorted(u.ticket_key for u in tracker.updates) == ["1", "2", "3"]
+    assert report.errors == 1
+    assert any(p.startswith("issue 1: state not stored") for p in report.problems)
+    assert store.get(tracker.name, "1") is None
+    assert store.get(tracker.name, "2") is not None and store.get(tracker.name, "3")
+
+
+def test_a_lone_surrogate_in_a_subject_is_stored(tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
+    cut = replace(odd_ticket("1", project="somebody-else"), subject="broken \ud83d")
+    tracker = OddTracker([cut, odd_ticket("2")])
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    report = Syncer(tracker, store, load_config(example).rules(),
+                    timedelta(seconds=30)).cycle(NOW)
+    assert report.errors == 0
+    stored = store.get(tracker.name, "1")
+    assert stored is not None and stored.ticket.subject == "broken \ud83d"
