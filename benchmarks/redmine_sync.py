@@ -601,7 +601,7 @@ def cycle_rows(result: SizeResult) -> list[list[object]]:
             k["own"], k["journal"], k["write"], k["failed"], c.errors, f"{c.seconds:.2f}",
             f"{c.http_seconds:.2f}", f"{c.local_seconds:.2f}",
             f"{c.local_us_per_issue:.0f}" if c.evaluated else "-",
-            f"{c.cpu_us_per_issue:.0f}",
+            f"{c.cpu_us_per_issue:.0f}", f"{c.peak_rss_mb:.0f}",
             "?" if c.foreign_requests is None else c.foreign_requests,
         ])
     return rows
@@ -627,7 +627,7 @@ def breakdown(c: CycleFigures) -> str:
 
 HEADER = ["cycle", "mode", "seen", "eval", "writes", "req", "setup", "list", "own", "journal",
           "write", "fail", "err", "wall", "http", "local", "us/issue", "cpu us/seen",
-          "others"]
+          "rss MB", "others"]
 
 
 def print_preamble(url: str) -> None:
@@ -726,9 +726,17 @@ def print_summary(results: Sequence[SizeResult], started: float) -> None:
         rows.append([f"N={n} decide() alone, us/issue ({r.decide_records} records)",
                      f"{r.decide_us_per_issue:.1f}", f"< {LOCAL_MAX_US_PER_ISSUE:.0f}",
                      verdict(r.decide_us_per_issue < LOCAL_MAX_US_PER_ISSUE)])
-        rows.append([f"N={n} peak RSS MB (worker; {r.baseline_rss_mb:.0f} after imports)",
-                     f"{r.peak_rss_mb:.0f}", f"< {PEAK_MAX_MB:.0f}",
-                     verdict(r.peak_rss_mb < PEAK_MAX_MB)])
+        # ru_maxrss is a high-water mark: after the last sync cycle it is the peak of all
+        # of them; the instrumented extras after them (decide() over all records loaded at
+        # once, the re-sync under tracemalloc, which keeps a trace per allocation) are not
+        # what a slabridge process does.
+        sync_peak = max(c.peak_rss_mb for c in r.cycles)
+        rows.append([f"N={n} peak RSS MB over the sync cycles (worker; "
+                     f"{r.baseline_rss_mb:.0f} after imports)",
+                     f"{sync_peak:.0f}", f"< {PEAK_MAX_MB:.0f}",
+                     verdict(sync_peak < PEAK_MAX_MB)])
+        rows.append([f"N={n} peak RSS MB incl. the instrumented extras",
+                     f"{r.peak_rss_mb:.0f}", "-", "-"])
         rows.append([f"N={n} tracemalloc peak MB (full re-sync)",
                      f"{r.tracemalloc_peak_mb:.0f}", f"< {PEAK_MAX_MB:.0f}",
                      verdict(r.tracemalloc_peak_mb < PEAK_MAX_MB)])
