@@ -1,0 +1,137 @@
+"""A first sync cycle with the tracker faked: slabridge's own work per issue, no HTTP at all.
+
+Run: `.venv/bin/python benchmarks/first_cycle_local.py [--sizes 2000 10000]`.
+
+Each issue is built from the JSON Redmine sends for a pristine issue (with the adapter's
+own `ticket_from`), then classified, evaluated, given its fields and note, and stored, as
+in `benchmarks/redmine_sync.py`'s first cycle; the tracker's writes do nothing. What is
+left is what slabridge itself costs per issue, warm, next to the Redmine benchmark's
+"local" time, which also holds the interpreter's cold start after every slow PUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from slabridge.adapters.redmine import RedmineTracker
+from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.config import load_config
+from slabridge.domain.model import Journal, Sprint, Ticket, TimeEntryBatch
+from slabridge.domain.plan import TicketUpdate
+from slabridge.logs import configure
+from slabridge.service import Syncer
+
+CONFIG = """\
+include: [contract-terms]
+customers:
+  bench: {name: Bench customer, contracts: [{tier: advanced, from: 2020-01-01}]}
+classification:
+  customers:
+    - {match: {project: bench}, customer: bench}
+"""
+FIELDS = {"response_due": "SLA response due", "response_due_date": "SLA response due date",
+          "sla_class": "SLA class", "sla_status": "SLA status",
+          "sla_handling": "SLA handling"}
+CUSTOM = ["SLA response due", "SLA response due date", "SLA class", "SLA status", "Customer",
+          "Incident received", "SLA handling"]
+NOW = datetime(2026, 11, 23, 16, tzinfo=UTC)
+
+
+def redmine_json(number: int) -> dict[str, Any]:
+    """A pristine seeded issue as GET /issues.json lists it."""
+    made = (NOW - timedelta(minutes=number)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "id": number, "project": {"id": 1, "name": "bench"},
+        "tracker": {"id": 1, "name": "Bug"},
+        "status": {"id": 1, "name": "New", "is_closed": False},
+        "priority": {"id": 2, "name": "Normal"}, "author": {"id": 1, "name": "Redmine Admin"},
+        "subject": f"Benchmark issue {number}", "description": "seeded",
+        "start_date": "2026-11-23", "due_date": None, "done_ratio": 0, "is_private": False,
+        "estimated_hours": None,
+        "custom_fields": [{"id": i, "name": n, "value": ""} for i, n in enumerate(CUSTOM, 1)],
+        "created_on": made, "updated_on": made, "closed_on": None,
+    }
+
+
+class FakeRedmine:
+    """Lists `size` pristine issues through the real adapter's parsing; writes nothing."""
+
+    listing_started: datetime | None = None
+    requests_made = 0
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.adapter = RedmineTracker("https://redmine.invalid", "k" * 40, ("bench",), FIELDS)
+        # What prepare() would have read from Redmine.
+        self.adapter._project_names = {1: "bench"}
+        self.adapter._default_status = {"Bug": "New"}
+        self.name = self.adapter.name
+        self.writes = 0
+
+    def prepare(self) -> None:
+        """Nothing to read."""
+
+    def own_authors(self) -> frozenset[str]:
+        return frozenset({"admin"})
+
+    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
+        for number in range(1, self.size + 1):
+            yield self.adapter.ticket_from(redmine_json(number))
+
+    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
+        return frozenset()
+
+    def journal(self, key: str) -> Journal:
+        raise AssertionError("pristine issues need no journal")
+
+    def fetch(self, key: str) -> tuple[Ticket, Journal]:
+        raise AssertionError("not used by a cycle")
+
+    def update(self, update: TicketUpdate) -> None:
+        self.writes += 1
+
+    def current_sprint(self, project: str) -> Sprint | None:
+        return None
+
+    def read_time_entries(self, first_day: object, cursor: str | None) -> TimeEntryBatch:
+        return TimeEntryBatch([], None, None)
+
+    def post_statement(self, target: str, title: str, text: str, location: str | None) -> str:
+        return "nowhere"
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
+    args = parser.parse_args()
+    configure(json_output=True, level="WARNING")  # as the Redmine benchmark: no line per write
+    with tempfile.TemporaryDirectory(prefix="slabridge-first-") as tmp:
+        config_path = Path(tmp) / "slabridge.yaml"
+        config_path.write_text(CONFIG, encoding="utf-8")
+        config = load_config(config_path)
+        print("First cycle with the tracker faked (no HTTP): listing parsed by the Redmine "
+              "adapter, decide, note, state store; warm")
+        for size in args.sizes:
+            tracker = FakeRedmine(size)
+            store = SqliteStateStore(Path(tmp) / f"state-{size}.sqlite3")
+            syncer = Syncer(tracker, store, config.rules(), timedelta(seconds=30))
+            started = time.perf_counter()
+            report = syncer.cycle(NOW)
+            seconds = time.perf_counter() - started
+            store.close()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"  N={size}: {report.writes} writes planned and recorded in {seconds:.2f} s: "
+                  f"{1e6 * seconds / size:.0f} us per issue (target < 100); "
+                  f"process peak RSS so far {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
