@@ -45,13 +45,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
+from local_redmine import progress, start_redmine
 from redminelib import Redmine
 
 ROOT = Path(__file__).resolve().parents[1]
-START = ROOT / "deploy" / "redmine-local" / "start.sh"
 DEFAULT_INTERVAL = 60.0  # DaemonSettings.interval_seconds; the config below leaves it alone
 SLACK = 3.0  # the target: p95 <= interval + 3 s
 OBSERVE_EVERY = 0.5
@@ -76,26 +75,6 @@ tracker:
 state:
   path: state.sqlite3
 """
-
-
-def progress(message: str) -> None:
-    """A progress line on stderr (the figures go to stdout)."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def start_redmine() -> tuple[str, str]:
-    """deploy/redmine-local/start.sh (idempotent): the URL and API key it prints."""
-    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [str(START)], capture_output=True, text=True, check=False, timeout=1800
-    )
-    if result.returncode != 0:
-        sys.exit(f"start.sh failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    values = dict(line.split("=", 1) for line in result.stdout.splitlines()
-                  if line.startswith("REDMINE_"))
-    url = values["REDMINE_URL"]
-    if urlsplit(url).hostname != "127.0.0.1":
-        sys.exit(f"refusing a Redmine that is not on loopback: {url}")
-    return url, values["REDMINE_API_KEY"]
 
 
 def nearest_rank(values: list[float], share: float) -> float:

@@ -51,11 +51,10 @@ from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from local_redmine import LOCAL, progress, start_redmine
 from redminelib import Redmine
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL = ROOT / "deploy" / "redmine-local"
-START = LOCAL / "start.sh"
 SEED = LOCAL / "seed_bulk.sh"
 PAGE = 100  # Redmine's maximum page size
 SERVER_LOG = Path("/var/log/redmine/default/production.log")  # see deploy/redmine-local
@@ -74,12 +73,6 @@ response at all, e.g. connection refused; urllib3's retries happen inside one ca
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def progress(message: str) -> None:
-    """A progress line on stderr (the figures go to stdout)."""
-    stamp = datetime.now(UTC).strftime("%H:%M:%S")
-    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
 
 # --- measuring instruments ---------------------------------------------------------------
@@ -325,21 +318,6 @@ class SizeResult:
 
 
 # --- Redmine -------------------------------------------------------------------------------
-
-
-def start_redmine() -> tuple[str, str]:
-    """deploy/redmine-local/start.sh (idempotent): the URL and API key it prints."""
-    result = subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        [str(START)], capture_output=True, text=True, check=False, timeout=1800
-    )
-    if result.returncode != 0:
-        sys.exit(f"start.sh failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    values = dict(line.split("=", 1) for line in result.stdout.splitlines()
-                  if line.startswith("REDMINE_"))
-    url = values["REDMINE_URL"]
-    if urlsplit(url).hostname != "127.0.0.1":
-        sys.exit(f"refusing a Redmine that is not on loopback: {url}")
-    return url, values["REDMINE_API_KEY"]
 
 
 def seed(size: int, attempts: int = 3) -> tuple[str, float]:

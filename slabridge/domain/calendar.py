@@ -23,8 +23,6 @@ US_PER_SECOND = 1_000_000
 US_PER_MINUTE = 60 * US_PER_SECOND
 US_PER_HOUR = 60 * US_PER_MINUTE
 MINUTES_PER_DAY = 24 * 60
-SECONDS_PER_DAY = 24 * 3600
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -121,7 +119,6 @@ class BusinessCalendar:
         self._cum_end: list[int] = []
         self._range_start_us = 0
         self._range_end_us = 0
-        self._plain_days: dict[int, int] = {}
         self._table: tuple[object, ...] = ([], [], [], [], 0, 0, self.zone)
         self._days_off_cache: dict[int, Mapping[date, DayOff]] = {}
 
@@ -182,7 +179,6 @@ class BusinessCalendar:
         self._first_year, self._last_year = first_year, last_year
         self._range_start_us = _local_us(date(first_year, 1, 1), 0, zone)
         self._range_end_us = _local_us(date(last_year, 12, 31), MINUTES_PER_DAY, zone)
-        self._plain_days = _plain_days(date(first_year, 1, 1), stop, zone)
         self._table = (starts, ends, cum_start, cum_end, self._range_start_us,
                        self._range_end_us, zone)
 
@@ -237,25 +233,7 @@ class BusinessCalendar:
         as epoch microseconds, two binary searches, one datetime made for the result.
         """
         zone = self.zone
-        if start.tzinfo is zone:
-            # A time in our own zone on a day without an offset change: its wall clock
-            # minus the day's offset, about half the cost of datetime.timestamp().
-            ordinal = start.toordinal()
-            offset = self._plain_days.get(ordinal)
-            if offset is None:
-                start_us = to_epoch_us(start)
-            else:
-                start_us = (
-                    ((ordinal - EPOCH_ORDINAL) * SECONDS_PER_DAY + start.hour * 3600
-                     + start.minute * 60 + start.second - offset) * US_PER_SECOND
-                    + start.microsecond
-                )
-        elif start.tzinfo is None:
-            raise ValueError(
-                f"naive datetime {start.isoformat()}: a time zone or offset is required"
-            )
-        else:
-            start_us = to_epoch_us(start)
+        start_us = to_epoch_us(start)  # raises for a naive start
         starts = self._starts
         if micros > 0 and self._range_start_us <= start_us < self._range_end_us:
             index = bisect_right(starts, start_us) - 1
@@ -379,31 +357,6 @@ class BusinessCalendar:
 
 def _us(duration: timedelta) -> int:
     return duration // timedelta(microseconds=1)
-
-
-def _plain_days(first: date, last: date, zone: ZoneInfo) -> dict[int, int]:
-    """Ordinal -> UTC offset in seconds of each day from `first` to `last` whose offset
-    does not change during the day (a day with a DST change is left out).
-
-    A day qualifies when it is 24 hours long and has the same offset at its first and its
-    last microsecond; tz rules never change an offset twice in one day and back.
-    """
-    plain: dict[int, int] = {}
-    one_day = timedelta(days=1)
-    day = first
-    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
-    while day <= last:
-        following = day + one_day
-        next_midnight = datetime(following.year, following.month, following.day, tzinfo=zone)
-        offset = midnight.utcoffset()
-        last_moment = next_midnight - timedelta(microseconds=1)  # wall clock, same zone
-        if (offset is not None and offset == last_moment.utcoffset()
-                and not offset % timedelta(seconds=1)
-                and to_epoch_us(next_midnight) - to_epoch_us(midnight)
-                == SECONDS_PER_DAY * US_PER_SECOND):
-            plain[day.toordinal()] = offset // timedelta(seconds=1)
-        day, midnight = following, next_midnight
-    return plain
 
 
 def _local_us(day: date, minute: int, zone: ZoneInfo) -> int:

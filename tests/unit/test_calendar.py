@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from slabridge.config import Config, load_config
+from slabridge.config import Config
 from slabridge.domain.calendar import BusinessCalendar, DayOff, Window
 from tests.conftest import VIENNA, vienna
 
@@ -213,15 +213,3 @@ def test_far_future_targets_extend_the_range(shipped: Config) -> None:
     assert calendar.between(start, due) == timedelta(hours=7 * 600)
     assert due.year == 2029
 
-
-def test_days_with_a_dst_change_take_the_general_conversion() -> None:
-    """The fast wall-clock conversion is only used on days whose UTC offset is constant."""
-    calendar = load_config(None).tier("advanced").calendar
-    calendar.add(datetime(2026, 6, 1, 9, tzinfo=calendar.zone), timedelta(hours=1))
-    plain = calendar._plain_days
-    assert date(2026, 3, 29).toordinal() not in plain
-    assert date(2026, 10, 25).toordinal() not in plain
-    assert plain[date(2026, 3, 28).toordinal()] == 3600
-    assert plain[date(2026, 3, 30).toordinal()] == 7200
-    assert plain[date(2026, 10, 26).toordinal()] == 3600
-    assert len(plain) == sum(366 if y % 4 == 0 else 365 for y in (2025, 2026, 2027)) - 6

@@ -17,10 +17,8 @@ from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
     IssueRecord,
     Journal,
-    Sprint,
     Ticket,
     TicketFacts,
-    TimeEntryBatch,
 )
 from slabridge.domain.plan import Notification, TicketUpdate
 from slabridge.errors import TrackerAuthError, TrackerError
@@ -35,31 +33,21 @@ class Killed(BaseException):
     """A kill -9 in the middle of a write: nothing after it runs."""
 
 
-class Tracker:
+class Tracker(OddTracker):
     """A fake tracker that keeps notes and fields like Redmine and can fail on demand."""
 
     name = "https://fake.example"
-    listing_started: datetime | None = None
 
     def __init__(self, tickets: list[Ticket]) -> None:
-        self.tickets = {t.key: t for t in tickets}
+        super().__init__(tickets)
+        self.issues = {t.key: t for t in tickets}
         self.notes: dict[str, list[str]] = {}
-        self.requests_made = 0
         self.fail_update: BaseException | None = None
         self.fail_journal_for: str | None = None
         self.clock = vienna(2026, 11, 23, 9)
 
-    def prepare(self) -> None:
-        """Nothing to read."""
-
-    def own_authors(self) -> frozenset[str]:
-        return frozenset({"bot"})
-
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
-        yield from self.tickets.values()
-
-    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
-        return frozenset()
+        yield from self.issues.values()
 
     def journal(self, key: str) -> Journal:
         if key == self.fail_journal_for:
@@ -68,25 +56,16 @@ class Tracker:
         return Journal("New", own_note_keys=frozenset().union(*map(note_keys_in, notes)))
 
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
-        return self.tickets[key], self.journal(key)
+        return self.issues[key], self.journal(key)
 
     def update(self, update: TicketUpdate) -> None:
         if self.fail_update is not None:
             raise self.fail_update
-        ticket = self.tickets[update.ticket_key]
-        self.tickets[ticket.key] = replace(
+        ticket = self.issues[update.ticket_key]
+        self.issues[ticket.key] = replace(
             ticket, sla_fields={**ticket.sla_fields, **update.fields}, updated=self.clock)
         if update.note:
             self.notes.setdefault(ticket.key, []).append(update.note)
-
-    def current_sprint(self, project: str) -> Sprint | None:
-        return None
-
-    def read_time_entries(self, first_day: object, cursor: str | None) -> TimeEntryBatch:
-        return TimeEntryBatch([], None, None)
-
-    def post_statement(self, target: str, title: str, text: str, location: str | None) -> str:
-        return "nowhere"
 
 
 class Channel:
@@ -130,7 +109,7 @@ def test_killed_between_notification_and_write_the_write_still_comes(
     restarted = Syncer(tracker, store, syncer.rules, timedelta(seconds=30), syncer.notifiers)
     report = restarted.cycle(vienna(2026, 11, 23, 12, 2))
     assert report.unchanged == 0
-    assert tracker.tickets["7"].sla_fields["sla_status"] == "at_risk"
+    assert tracker.issues["7"].sla_fields["sla_status"] == "at_risk"
     assert len(chat.sent) == 1  # and the chat is not told twice
 
 
@@ -142,16 +121,16 @@ def test_a_failed_write_after_a_notification_does_not_send_it_again(
     assert syncer.cycle(vienna(2026, 11, 23, 12, 1)).errors == 1
     tracker.fail_update = None
     syncer.cycle(vienna(2026, 11, 23, 12, 2))
-    assert tracker.tickets["7"].sla_fields["sla_status"] == "at_risk"
+    assert tracker.issues["7"].sla_fields["sla_status"] == "at_risk"
     assert len(chat.sent) == 1
 
 
 def test_an_auth_error_leaves_nothing_for_the_next_cycle(tmp_path: Path) -> None:
     tracker, store, syncer, _ = setup(tmp_path)
     later = vienna(2026, 11, 23, 9, 30)
-    tracker.tickets = {
-        "7": replace(tracker.tickets["7"], subject="changed", updated=tracker.clock),
-        "8": replace(tracker.tickets["7"], key="8", created=later, updated=later),
+    tracker.issues = {
+        "7": replace(tracker.issues["7"], subject="changed", updated=tracker.clock),
+        "8": replace(tracker.issues["7"], key="8", created=later, updated=later),
     }
     tracker.fail_journal_for = "8"
     with pytest.raises(TrackerAuthError):
