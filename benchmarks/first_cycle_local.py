@@ -2,8 +2,9 @@
 
 Run: `.venv/bin/python benchmarks/first_cycle_local.py [--sizes 2000 10000]`.
 
-Each issue is built from the JSON Redmine sends for a pristine issue (with the adapter's
-own `ticket_from`), then classified, evaluated, given its fields and note, and stored, as
+Each issue is parsed from the JSON Redmine sends for a pristine issue, 100 to a page as
+Redmine lists them (parsed with orjson as the adapter does, then the adapter's own
+`ticket_from`), then classified, evaluated, given its fields and note, and stored, as
 in `benchmarks/redmine_sync.py`'s first cycle; the tracker's writes do nothing. What is
 left is what slabridge itself costs per issue, warm, next to the Redmine benchmark's
 "local" time, which also holds the interpreter's cold start after every slow PUT.
@@ -12,6 +13,7 @@ left is what slabridge itself costs per issue, warm, next to the Redmine benchma
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import tempfile
 import time
@@ -19,6 +21,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.adapters.state_sqlite import SqliteStateStore
@@ -68,6 +72,14 @@ class FakeRedmine:
 
     def __init__(self, size: int) -> None:
         self.size = size
+        # Redmine's response bodies, rendered before the clock starts: the adapter gets
+        # bytes and parses each page with orjson (RedmineTracker._get_json; timed below).
+        self.pages = [
+            json.dumps({"issues": [redmine_json(n) for n in range(first, min(first + 100,
+                                                                          size + 1))],
+                        "total_count": size, "offset": first - 1, "limit": 100}).encode()
+            for first in range(1, size + 1, 100)
+        ]
         self.adapter = RedmineTracker("https://redmine.invalid", "k" * 40, ("bench",), FIELDS)
         # What prepare() would have read from Redmine.
         self.adapter._project_names = {1: "bench"}
@@ -82,8 +94,9 @@ class FakeRedmine:
         return frozenset({"admin"})
 
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
-        for number in range(1, self.size + 1):
-            yield self.adapter.ticket_from(redmine_json(number))
+        for page in self.pages:
+            for raw in orjson.loads(page)["issues"]:
+                yield self.adapter.ticket_from(raw)
 
     def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
         return frozenset()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -15,6 +15,7 @@ import structlog
 from slabridge.domain.calendar import ClosedPeriod
 from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Sprint, Ticket
 from slabridge.domain.plan import Context, Decision, Rules, TicketUpdate, decide
+from slabridge.domain.values import value
 from slabridge.errors import (
     IssueError,
     NotificationError,
@@ -62,6 +63,18 @@ class SyncReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         return {
+            **self.counts(),
+            "problems": self.problems,
+            "planned": [
+                {"issue": u.ticket_key, "fields": dict(u.fields), "note": u.note,
+                 "note_keys": list(u.note_keys)}
+                for u in self.planned
+            ],
+        }
+
+    def counts(self) -> dict[str, Any]:
+        """The summary without the problems and planned writes, as logged per cycle."""
+        return {
             "mode": self.mode,
             "dry_run": self.dry_run,
             "seen": self.seen,
@@ -76,16 +89,10 @@ class SyncReport:
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             "statuses": self.statuses,
-            "problems": self.problems,
-            "planned": [
-                {"issue": u.ticket_key, "fields": dict(u.fields), "note": u.note,
-                 "note_keys": list(u.note_keys)}
-                for u in self.planned
-            ],
         }
 
 
-@dataclass(frozen=True)
+@value
 class _Write:
     """A write decided in the first pass of a cycle, done in the second."""
 
@@ -94,6 +101,33 @@ class _Write:
     record: IssueRecord
     update: TicketUpdate
     done: frozenset[str]
+
+
+class _Turn:
+    """The context of one issue's turn (see Syncer._turn).
+
+    A class, not @contextmanager: every issue enters two turns, and a generator-based
+    context manager costs several times as much.
+    """
+
+    __slots__ = ("dry_run", "report", "stored", "syncer", "ticket")
+
+    def __init__(self, syncer: Syncer, ticket: Ticket, stored: IssueRecord | None,
+                 dry_run: bool, report: SyncReport) -> None:
+        self.syncer, self.ticket, self.stored = syncer, ticket, stored
+        self.dry_run, self.report = dry_run, report
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> bool:
+        # An auth error ends the cycle; anything else costs only this issue (one odd
+        # issue never stops the cycle); KeyboardInterrupt and the like pass.
+        if not isinstance(error, Exception) or isinstance(error, TrackerAuthError):
+            return False
+        self.syncer._turn_failed(self.ticket, self.stored, self.dry_run, self.report, error)
+        return True
 
 
 class Syncer:
@@ -115,6 +149,7 @@ class Syncer:
         self._listed: dict[str, Ticket] = {}
         self._unsaved: list[IssueRecord] = []
         self._written: list[tuple[_Write, frozenset[str]]] = []
+        self._log: Any = log
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -134,6 +169,9 @@ class Syncer:
         watermark = self.store.watermark(name)
         mode = "full" if full or watermark is None else "incremental"
         report = SyncReport(mode=mode, dry_run=dry_run)
+        # Bound once per cycle: the module's lazy proxy binds anew on every call (several
+        # microseconds per issue), and a logging setup changed between cycles still counts.
+        self._log = log.bind()
         rules = replace(self.rules, ignored_authors=self.tracker.own_authors())
         since = None if mode == "full" or watermark is None else watermark - self.overlap
         listed: dict[str, Ticket] = {}
@@ -210,8 +248,7 @@ class Syncer:
             self.store.set_watermark(name, newest)
         report.requests = self.tracker.requests_made - requests_before
         report.seconds = time.perf_counter() - started
-        log.info("cycle_done", **{k: v for k, v in report.as_dict().items()
-                                   if k not in ("planned", "problems")})
+        self._log.info("cycle_done", **report.counts())
         return report
 
     def _keep_for_retry(self, ticket: Ticket, stored: IssueRecord | None, dry_run: bool) -> None:
@@ -232,32 +269,31 @@ class Syncer:
             self.store.put(self.tracker.name,
                            replace(kept, done_keys=done, next_check=ticket.created))
         except Exception:
-            log.exception("retry_record_failed", issue=ticket.key)
+            self._log.exception("retry_record_failed", issue=ticket.key)
 
-    @contextmanager
     def _turn(self, ticket: Ticket, stored: IssueRecord | None, dry_run: bool,
-              report: SyncReport) -> Iterator[None]:
+              report: SyncReport) -> _Turn:
         """One issue's turn: whatever goes wrong with it is reported and kept for retry."""
-        try:
-            yield
-        except TrackerAuthError:
-            raise
-        except (IssueError, TrackerUnavailableError, TrackerError,
-                NotificationError) as error:
+        return _Turn(self, ticket, stored, dry_run, report)
+
+    def _turn_failed(self, ticket: Ticket, stored: IssueRecord | None, dry_run: bool,
+                     report: SyncReport, error: Exception) -> None:
+        """Report what went wrong in one issue's turn and keep the issue for retry."""
+        if isinstance(error, IssueError | TrackerUnavailableError | TrackerError
+                      | NotificationError):
             report.errors += 1
             report.problems.append(str(error))
-            log.warning("issue_failed", issue=ticket.key, error=str(error))
-            self._keep_for_retry(ticket, stored, dry_run)
-        except Exception as error:  # one odd issue never stops the cycle
+            self._log.warning("issue_failed", issue=ticket.key, error=str(error))
+        else:
             # Data no rule foresaw (an absurd date, say) is a bug to report, per issue.
             report.errors += 1
             report.problems.append(f"issue {ticket.key}: unexpected {type(error).__name__}: "
                                    f"{error}")
             # The traceback goes in as text so the secret redaction sees it.
-            log.error("issue_failed", issue=ticket.key, kind="bug",  # noqa: TRY400
-                      error=f"{type(error).__name__}: {error}",
-                      traceback=traceback.format_exc())
-            self._keep_for_retry(ticket, stored, dry_run)
+            self._log.error("issue_failed", issue=ticket.key, kind="bug",
+                            error=f"{type(error).__name__}: {error}",
+                            traceback="".join(traceback.format_exception(error)))
+        self._keep_for_retry(ticket, stored, dry_run)
 
     def _store_later(self, record: IssueRecord) -> None:
         """Keep a record to store with others in one transaction (see _flush_records)."""
@@ -273,16 +309,20 @@ class Syncer:
         records, self._unsaved = self._unsaved, []
         written, self._written = self._written, []
         for write, done in written:
-            ticket = replace(write.ticket,
-                             sla_fields={**write.ticket.sla_fields, **write.update.fields})
-            records.append(replace(write.record, ticket=ticket,
-                                   done_keys=done | set(write.update.note_keys)))
+            made, update = write.record, write.update
+            ticket = made.ticket
+            if update.fields:
+                ticket = ticket.with_sla_fields(update.fields)
+            records.append(IssueRecord(  # all fields: replace() costs three times as much
+                ticket, made.journal, made.journal_as_of, made.class_changes,
+                made.accepted_at, done.union(update.note_keys), made.next_check,
+            ))
         if not records:
             return
         try:
             self.store.put_many(self.tracker.name, records)
         except Exception:
-            log.warning("batch_not_stored", records=len(records), retry="one by one")
+            self._log.warning("batch_not_stored", records=len(records), retry="one by one")
         else:
             return
         for record in records:
@@ -292,8 +332,8 @@ class Syncer:
                 report.errors += 1
                 report.problems.append(f"issue {record.ticket.key}: state not stored: "
                                        f"{type(error).__name__}: {error}")
-                log.error("record_not_stored", issue=record.ticket.key,  # noqa: TRY400
-                          error=f"{type(error).__name__}: {error}")
+                self._log.error("record_not_stored", issue=record.ticket.key,
+                                error=f"{type(error).__name__}: {error}")
 
     def _plan(
         self, ticket: Ticket, record: IssueRecord | None, rules: Rules, now: datetime,
@@ -381,8 +421,8 @@ class Syncer:
         self.tracker.update(update)
         report.writes += 1
         report.notes += 1 if update.note else 0
-        log.info("issue_updated", issue=ticket.key, fields=sorted(update.fields),
-                 note_keys=list(update.note_keys))
+        self._log.info("issue_updated", issue=ticket.key, fields=sorted(update.fields),
+                       note_keys=list(update.note_keys))
         # Recorded with the next batch: if the process dies first, the next cycle finds the
         # note by its marker (see _plan) and the fields by their values, so nothing is
         # written twice. Between two slow writes the interpreter is cold, so the work
@@ -406,7 +446,7 @@ class Syncer:
                 if first_time:
                     report.problems.append(f"project {project} has no current sprint: "
                                            "Fastlane issues stay where they are")
-                    log.warning("no_current_sprint", project=project)
+                    self._log.warning("no_current_sprint", project=project)
             sprint = self._sprints[project][0]
         emergency = None
         if decision.needs_emergency_count:
@@ -446,8 +486,8 @@ class Syncer:
                 f"customer {customer} is over its emergency-ticket quota in {month}: "
                 f"{number} of {quota} ({ticket.key})"
             )
-            log.warning("emergency_quota_exceeded", customer=customer, month=month,
-                        number=number, quota=quota)
+            self._log.warning("emergency_quota_exceeded", customer=customer, month=month,
+                              number=number, quota=quota)
         return number, quota
 
     def _notify(self, write: _Write, report: SyncReport) -> frozenset[str]:
@@ -458,6 +498,8 @@ class Syncer:
         must not take the issue for settled.
         """
         update, done = write.update, write.done
+        if not update.notifications:
+            return done
         before = write.stored or IssueRecord(write.ticket)
         for notification in update.notifications:
             if notification.key in done:
@@ -471,7 +513,7 @@ class Syncer:
                 before, done_keys=before.done_keys | done, next_check=write.ticket.created,
             ))
             report.notifications += 1
-            log.info("notified", issue=update.ticket_key, channel=notification.channel)
+            self._log.info("notified", issue=update.ticket_key, channel=notification.channel)
         return done
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import orjson
 import requests
 from redminelib import Redmine
 from redminelib import exceptions as rex
@@ -311,12 +313,26 @@ class RedmineTracker:
         except (TypeError, ValueError):
             self.listing_started = datetime.now(UTC)
 
+    def _get_json(self, path: str, params: Mapping[str, Any]) -> Any:
+        """GET a JSON document as python-redmine's engine.request does, parsed by orjson.
+
+        Parsing the issue pages with the standard library's json (python-redmine's
+        response.json()) took a tenth of a first cycle's local time; orjson takes a third
+        of that. Every answer but a plain 200 with JSON goes to python-redmine's own
+        processing, so errors are raised as they always were.
+        """
+        engine = self._redmine.engine
+        response = engine.session.request("get", f"{self.name}{path}", params=params)
+        if response.status_code == 200 and not response.history:
+            with suppress(orjson.JSONDecodeError):
+                return orjson.loads(response.content)
+        return engine.process_response(response)
+
     def _issue_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            page = self.call(lambda offset=offset: self._redmine.engine.request(  # type: ignore[misc]
-                "get", f"{self.name}/issues.json",
-                params={**params, "limit": PAGE, "offset": offset},
+            page = self.call(lambda offset=offset: self._get_json(  # type: ignore[misc]
+                "/issues.json", {**params, "limit": PAGE, "offset": offset},
             ))
             if offset == 0:
                 self._note_listing_start()
@@ -457,8 +473,14 @@ class RedmineTracker:
         if update.priority:
             payload["priority_id"] = self._priority_id(update.priority, update.ticket_key)
         if payload:
+            # The PUT python-redmine's issue.update sends (its values are plain JSON here),
+            # without building a resource manager per write: the work between two writes
+            # runs on a cold interpreter, so it is kept small.
             self.call(
-                lambda: self._redmine.issue.update(int(update.ticket_key), **payload),
+                lambda: self._redmine.engine.request(
+                    "put", f"{self.name}/issues/{int(update.ticket_key)}.json",
+                    data={"issue": payload},
+                ),
                 issue=update.ticket_key,
             )
         for person in update.watchers:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from slabridge.domain.model import (
     ClassChange,
@@ -114,12 +116,29 @@ def _journal_to_dict(journal: Journal | None) -> dict[str, Any] | None:
     }
 
 
-def record_to_json(record: IssueRecord) -> str:
-    """A record as JSON text.
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"cannot store a {type(value).__name__} in a record")
 
-    Written out field by field: dataclasses.asdict deep-copies every value and cost a
-    quarter of a millisecond per record, the largest share of a first cycle's local time.
+
+def record_to_json(record: IssueRecord) -> str:
+    """A record as JSON text: the dataclasses as objects, times in ISO 8601, sets sorted.
+
+    orjson encodes the dataclasses directly in about 3 us; the standard library took 25 us
+    even field by field, the largest share of a first cycle's local time. A text orjson
+    refuses (a lone surrogate from a cut emoji) is stored with ASCII escapes instead.
     """
+    try:
+        return orjson.dumps(record, default=_orjson_default).decode()
+    except orjson.JSONEncodeError:
+        return _record_to_ascii_json(record)
+
+
+def _record_to_ascii_json(record: IssueRecord) -> str:
+    """A record as JSON text with ASCII escapes, field by field (see record_to_json)."""
     return json.dumps({
         "ticket": _ticket_to_dict(record.ticket),
         "journal": _journal_to_dict(record.journal),
@@ -177,7 +196,10 @@ def _journal(data: dict[str, Any] | None) -> Journal | None:
 
 def record_from_json(text: str) -> IssueRecord:
     """A record from its JSON text."""
-    data = json.loads(text)
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:  # ASCII escapes orjson refuses (lone surrogates)
+        data = json.loads(text)
     return IssueRecord(
         ticket=_ticket(data["ticket"]),
         journal=_journal(data["journal"]),
@@ -388,6 +410,10 @@ class SqliteStateStore(SqlStateStore):
             self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint every 10,000 pages (40 MB of WAL) instead of every 1,000: the
+            # checkpoints' fsyncs doubled what storing a first cycle's records costs
+            # (16 against 8 us per record, measured with 5,000).
+            self._db.execute("PRAGMA wal_autocheckpoint=10000")
             migrate(self._db, SQLITE_MIGRATIONS)
         except (OSError, sqlite3.Error) as exc:
             raise SlabridgeError(f"cannot open the state file {self.path}: {exc}") from None

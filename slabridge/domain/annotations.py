@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from slabridge.domain.values import value
 
 MARKER_PATTERN = re.compile(r"\[slabridge ((?:[A-Za-z0-9_.:@/-]+ ?)+)\]")
 
@@ -26,7 +27,7 @@ class _Missing(dict[str, str]):
         return "{" + key + "}"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class NoteTemplates:
     """Templates by kind (classified, classified_no_target, at_risk, breached, met)."""
 

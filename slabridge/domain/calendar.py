@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
+
+from slabridge.domain.values import value
 
 _c_add_micros: Callable[[tuple[object, ...], datetime, int], datetime | None] | None
 try:
@@ -31,7 +32,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_YEARS_SEARCHED = 50
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DayOff:
     """A whole local day without service: a public holiday or an announced closure."""
 
@@ -39,7 +40,7 @@ class DayOff:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Window:
     """One service window of a weekday, in minutes after local midnight (end may be 1440)."""
 
@@ -54,7 +55,7 @@ class Window:
         return f"{_hhmm(self.start_minute)}-{_hhmm(self.end_minute)}"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ClosedPeriod:
     """A gap between two service windows, and why the service was closed then."""
 
@@ -194,8 +195,9 @@ class BusinessCalendar:
 
     def _cover_instant(self, instant: datetime) -> int:
         instant_us = to_epoch_us(instant)
-        year = instant.astimezone(self.zone).year
-        self._cover(year - 1, year + 1)
+        if not self._range_start_us <= instant_us < self._range_end_us:
+            year = instant.astimezone(self.zone).year
+            self._cover(year - 1, year + 1)
         return instant_us
 
     def from_epoch_us(self, instant_us: int) -> datetime:
@@ -292,10 +294,10 @@ class BusinessCalendar:
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Service time from `start` to `end` (negative if `end` is earlier)."""
         start_us, end_us = to_epoch_us(start), to_epoch_us(end)
-        low, high = min(start, end), max(start, end)
-        low_year = low.astimezone(self.zone).year
-        high_year = high.astimezone(self.zone).year
-        self._cover(low_year - 1, high_year + 1)
+        if not (self._range_start_us <= start_us < self._range_end_us
+                and self._range_start_us <= end_us < self._range_end_us):
+            low, high = min(start, end), max(start, end)
+            self._cover(low.astimezone(self.zone).year - 1, high.astimezone(self.zone).year + 1)
         return timedelta(microseconds=self._position(end_us) - self._position(start_us))
 
     def is_open(self, instant: datetime) -> bool:
@@ -356,7 +358,7 @@ class BusinessCalendar:
 
 
 def _us(duration: timedelta) -> int:
-    return duration // timedelta(microseconds=1)
+    return duration // ONE_MICROSECOND
 
 
 def _local_us(day: date, minute: int, zone: ZoneInfo) -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from slabridge.domain.model import TicketFacts
+from slabridge.domain.values import value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Match:
     """Conditions that must all hold; each lists accepted values, compared case-insensitively."""
 
@@ -55,7 +56,7 @@ class Match:
         return " and ".join(parts) or "any ticket"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Rule:
     """If `match` holds, the ticket gets `value` (a customer key or a class name)."""
 
@@ -64,7 +65,7 @@ class Rule:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Classification:
     """The outcome: customer and class with the rules that chose them (None if unmatched)."""
 
@@ -96,3 +97,31 @@ def classify(
         customer_rule=customer_rule,
         class_rule=class_rule,
     )
+
+
+class Classifier:
+    """`classify` with one pair of rule lists, remembering the outcome per set of facts.
+
+    Tickets of one project mostly share their facts, and with many rules matching is the
+    costliest part of classifying; the facts a rule can look at make the key.
+    """
+
+    __slots__ = ("_cache", "_class_rules", "_customer_rules", "_field_names")
+
+    def __init__(self, customer_rules: Sequence[Rule], class_rules: Sequence[Rule]) -> None:
+        self._customer_rules, self._class_rules = customer_rules, class_rules
+        self._field_names = tuple(sorted({
+            name for rule in (*customer_rules, *class_rules) for name in rule.match.custom_fields
+        }))
+        self._cache: dict[tuple[object, ...], Classification] = {}
+
+    def __call__(self, facts: TicketFacts) -> Classification:
+        """What `classify(facts, customer_rules, class_rules)` returns."""
+        key: tuple[object, ...] = (facts.project, facts.tracker, facts.priority,
+                                   facts.status, facts.labels)
+        if self._field_names:
+            key += tuple(map(facts.custom_fields.get, self._field_names))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = classify(facts, self._customer_rules, self._class_rules)
+        return found

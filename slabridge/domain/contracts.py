@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.durations import ServiceDuration
 from slabridge.domain.model import Handling
+from slabridge.domain.values import value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ClassTerms:
     """What a tier promises for one incident class."""
 
@@ -20,7 +21,7 @@ class ClassTerms:
     handling: Handling
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PriceIncreaseTerms:
     """Limits on raising a flat fee (contract-terms.md section 4, "price increase")."""
 
@@ -30,7 +31,7 @@ class PriceIncreaseTerms:
     customer_cancel_notice_months: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class BillingTerms:
     """How a tier is billed (contract-terms.md section 4)."""
 
@@ -46,7 +47,7 @@ class BillingTerms:
     travel_and_expenses: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Tier:
     """A service level: its service calendar, per-class terms and billing."""
 
@@ -73,7 +74,7 @@ class Tier:
         return self._targets[incident_class]
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Contract:
     """A customer's terms from `start` (inclusive) until `end` (inclusive) or open-ended."""
 
@@ -92,7 +93,7 @@ class Contract:
         return self.start <= day and (self.end is None or day <= self.end)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Customer:
     """A customer with its contracts over time."""
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
+
+from slabridge.domain.values import value
 
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
 _UNIT_MINUTES = {"m": 1, "h": 60}
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ServiceDuration:
     """An amount of service time; a day ("d") is one service day of the tier's calendar."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from slabridge.domain.model import SlaStatus
+from slabridge.domain.values import value
 
 REACHED = {
     SlaStatus.AT_RISK: (SlaStatus.AT_RISK,),
@@ -13,7 +13,7 @@ REACHED = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Step:
     """One rung: reached at an SLA status, it notes, mentions, reassigns and notifies."""
 
@@ -26,7 +26,7 @@ class Step:
     notify: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LadderRule:
     """Which ladder applies to which tiers and classes (empty: all)."""
 
@@ -41,7 +41,7 @@ class LadderRule:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Escalations:
     """Configured ladders and the rules that pick one."""
 

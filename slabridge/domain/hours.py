@@ -7,9 +7,11 @@ time entries and contracts, this module does the arithmetic of contract-terms.md
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
 from decimal import Decimal
+
+from slabridge.domain.values import value
 
 ZERO = Decimal(0)
 HOUR_SECONDS = Decimal(3600)
@@ -36,7 +38,7 @@ def months_between(first: str, last: str) -> list[str]:
     return months
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Booking:
     """Hours attributed to a customer in a month (from a time entry)."""
 
@@ -50,7 +52,7 @@ class Booking:
     ticket_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class MonthTerms:
     """The contract terms in force for a customer in one month."""
 
@@ -64,7 +66,7 @@ class MonthTerms:
     monthly_fee: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Adjustment:
     """Hours of a closed month that changed after its statement was posted."""
 
@@ -74,7 +76,7 @@ class Adjustment:
     """The change: positive for added hours, negative for removed ones."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Statement:
     """One customer's month."""
 
@@ -100,7 +102,7 @@ class Statement:
         return self.included + self.credit_in
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Ledger:
     """Statements of one customer over consecutive months."""
 

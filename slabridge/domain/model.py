@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date, datetime
 from enum import StrEnum
+
+from slabridge.domain.values import value
 
 
 class Handling(StrEnum):
@@ -42,7 +44,7 @@ class SlaStatus(StrEnum):
     NO_TARGET = "no_target"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TicketFacts:
     """What classification rules may look at, tracker-neutral."""
 
@@ -54,7 +56,7 @@ class TicketFacts:
     custom_fields: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class StatusChange:
     """A ticket's status changed at `at` (from and to are tracker status names)."""
 
@@ -63,7 +65,7 @@ class StatusChange:
     new: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Note:
     """A comment on a ticket."""
 
@@ -72,7 +74,7 @@ class Note:
     public: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ClassChange:
     """The incident class of a ticket became `new` at `at`."""
 
@@ -80,7 +82,7 @@ class ClassChange:
     new: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TicketHistory:
     """What SLA evaluation needs of a ticket: receipt, status changes, notes, class changes."""
 
@@ -102,7 +104,7 @@ class FieldRole(StrEnum):
     SLA_HANDLING = "sla_handling"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Ticket:
     """A tracker issue as the core sees it, without its history."""
 
@@ -130,8 +132,18 @@ class Ticket:
         """Receipt time: the configured field if set, else the creation time."""
         return self.received_field or self.created
 
+    def with_sla_fields(self, changed: Mapping[str, str]) -> Ticket:
+        """The ticket with some of slabridge's fields changed, as after writing them.
 
-@dataclass(frozen=True, slots=True)
+        What dataclasses.replace does, in a quarter of its time (once per write).
+        """
+        return Ticket(self.key, self.facts, self.subject, self.created, self.updated,
+                      self.status, self.closed, self.reporter, self.received_field,
+                      {**self.sla_fields, **changed}, self.pristine, self.sprint,
+                      self.tracked_fields)
+
+
+@value
 class Journal:
     """What slabridge reads from an issue's history (journals, changelog, comments)."""
 
@@ -142,7 +154,7 @@ class Journal:
     """Keys of notes slabridge wrote earlier, recognised by their marker."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class IssueRecord:
     """What slabridge remembers of one issue between cycles (the state store's row)."""
 
@@ -160,7 +172,7 @@ class IssueRecord:
     in the tracker can (met, breached, no target, unclassified, closed)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Sprint:
     """A sprint (Jira) or an open version (Redmine) that issues can be moved into."""
 
@@ -171,7 +183,7 @@ class Sprint:
     end: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TimeEntry:
     """Time spent (Redmine time entry, Jira worklog), for the hour ledger."""
 
@@ -185,7 +197,7 @@ class TimeEntry:
     project: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TimeEntryBatch:
     """Time entries read from a tracker, and how they relate to what is stored."""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, date, datetime
 
 from slabridge.domain.annotations import NoteTemplates
-from slabridge.domain.classify import Classification, Rule, classify
+from slabridge.domain.classify import Classification, Classifier, Rule
 from slabridge.domain.contracts import Contract, Tier
 from slabridge.domain.escalation import Escalations, Step, due_step, step_key
 from slabridge.domain.model import (
@@ -23,6 +23,7 @@ from slabridge.domain.model import (
     TicketHistory,
 )
 from slabridge.domain.sla import Evaluation, SlaPolicy, evaluate
+from slabridge.domain.values import value
 
 NOTED_STATUSES = (SlaStatus.AT_RISK, SlaStatus.BREACHED, SlaStatus.MET)
 
@@ -34,7 +35,7 @@ SLA_STATUS = FieldRole.SLA_STATUS.value
 SLA_HANDLING = FieldRole.SLA_HANDLING.value
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Rules:
     """Everything the decision needs from configuration, as plain values and functions."""
 
@@ -52,6 +53,32 @@ class Rules:
     """Critical on a tier whose handling is current_sprint: "move" into it, or "mark"."""
     on_call_channel: str | None = None
     """Channel for critical escalations outside service hours on 24/7 contracts."""
+    classifier: Classifier = field(init=False, repr=False, compare=False)
+    """classify() with the two rule lists, remembering outcomes (made anew with the rules)."""
+
+    _note_basics: dict[tuple[str, str, int], tuple[Tier, dict[str, str]]] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classifier", Classifier(self.customer_rules, self.class_rules))
+        object.__setattr__(self, "_note_basics", {})
+
+    def note_basics(self, customer: str, incident_class: str, tier: Tier) -> dict[str, str]:
+        """The note values that depend only on customer, class and tier (remembered)."""
+        key = (customer, incident_class, id(tier))  # the tier is kept, so its id stays its own
+        found = self._note_basics.get(key)
+        if found is None:
+            terms = tier.classes[incident_class]
+            found = self._note_basics[key] = (tier, {
+                "customer": self.customer_names.get(customer, customer),
+                "tier": tier.label,
+                "class": self.class_labels.get(incident_class, incident_class),
+                "class_key": incident_class,
+                "target": str(terms.response or "-"),
+                "handling": self.templates.handling.get(terms.handling.value,
+                                                        HANDLING_TEXT[terms.handling]),
+            })
+        return found[1]
 
 
 HANDLING_MARK = {
@@ -61,9 +88,10 @@ HANDLING_MARK = {
     Handling.NEXT_SPRINT: "next_sprint",
 }
 SURCHARGE_MARK = "current_sprint_surcharge"
+STATUS_WORDS = {status: status.value.replace("_", " ") for status in SlaStatus}
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Notification:
     """A message to a configured channel (e-mail, webhook), sent exactly once per key."""
 
@@ -74,7 +102,7 @@ class Notification:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Context:
     """Facts from outside the ticket that the decision needs, gathered by the service."""
 
@@ -85,7 +113,10 @@ class Context:
     """(this ticket's number among the month's emergency tickets, the contract's quota)."""
 
 
-@dataclass(frozen=True, slots=True)
+NO_CONTEXT = Context()
+
+
+@value
 class TicketUpdate:
     """One write to one ticket: changed fields, at most one note, and escalation actions."""
 
@@ -109,7 +140,7 @@ class TicketUpdate:
                     or self.priority or self.notifications)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Decision:
     """The outcome for one ticket in one cycle."""
 
@@ -137,17 +168,14 @@ def format_local(instant: datetime | None, tier: Tier) -> str:
     """A due time as people read it in the tier's zone, e.g. 2026-11-23 11:00 CET."""
     if instant is None:
         return "-"
-    # Formatted by hand: strftime with %Z costs several microseconds, three times a note.
+    # Not strftime: with %Z it costs several microseconds, three times a note.
     local = instant.astimezone(tier.calendar.zone)
-    return (f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
-            f"{local.hour:02d}:{local.minute:02d} {local.tzname()}")
+    return f"{local.isoformat(' ', 'minutes')[:16]} {local.tzname()}"
 
 
 def utc_text(instant: datetime) -> str:
     """ISO 8601 UTC with Z, the format of the response-due text field."""
-    utc = instant.astimezone(UTC)
-    return (f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
-            f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z")
+    return instant.astimezone(UTC).isoformat(timespec="seconds")[:19] + "Z"
 
 
 def _class_changes(record: IssueRecord | None, incident_class: str, at: datetime) -> tuple[
@@ -167,29 +195,28 @@ def decide(
     record: IssueRecord | None,
     rules: Rules,
     now: datetime,
-    context: Context = Context(),
+    context: Context = NO_CONTEXT,
 ) -> Decision:
     """Classify and evaluate `ticket`, and plan the update that brings the tracker up to date.
 
     Closed tickets are evaluated but never written to: slabridge does not annotate history.
     """
-    classification = classify(ticket.facts, rules.customer_rules, rules.class_rules)
+    classification = rules.classifier(ticket.facts)
     if classification.customer is None:
         return Decision(ticket, classification, reason="no customer rule matched")
     if classification.incident_class is None:
         return Decision(ticket, classification, reason="no class rule matched")
     customer, incident_class = classification.customer, classification.incident_class
     received = ticket.received
-    tier = rules.tier_for(customer, received.astimezone(UTC).date())
+    contract_day = received.astimezone(UTC).date()
+    tier = rules.tier_for(customer, contract_day)
     changes = _class_changes(record, incident_class, ticket.updated)
-    journal = journal or Journal(initial_status=ticket.status)
+    journal = journal or Journal(ticket.status)
     history = TicketHistory(
-        received=received,
-        reporter=ticket.reporter,
-        initial_status=journal.initial_status,
-        status_changes=journal.status_changes,
-        notes=tuple(n for n in journal.notes if n.author not in rules.ignored_authors),
-        class_changes=changes[1:],
+        received, ticket.reporter, journal.initial_status, journal.status_changes,
+        tuple(n for n in journal.notes if n.author not in rules.ignored_authors)
+        if journal.notes else (),
+        changes[1:],
     )
     evaluation = evaluate(history, changes[0].new, tier, rules.policy, now)
     due = evaluation.due
@@ -202,7 +229,7 @@ def decide(
         SLA_STATUS: evaluation.status.value,
         SLA_HANDLING: _handling_mark(tier, incident_class, rules),
     }
-    done = (record.done_keys if record else frozenset()) | journal.own_note_keys
+    done = record.done_keys | journal.own_note_keys if record else journal.own_note_keys
     sprint_key = f"sprint:{customer}:{incident_class}"
     wants_sprint = (
         not ticket.closed
@@ -210,7 +237,9 @@ def decide(
         and sprint_key not in done
         and _moves_into_sprint(tier, incident_class, rules)
     )
-    contract = rules.contract_for(customer, received.astimezone(UTC).date())
+    # Only critical tickets and escalations need the contract itself (not just the tier).
+    contract = (rules.contract_for(customer, contract_day)
+                if incident_class == "critical" or rules.escalations is not None else None)
     classified_key = f"classified:{customer}:{incident_class}"
     needs_emergency = (
         incident_class == "critical"
@@ -250,7 +279,7 @@ def decide(
         priority=escalation[2].raise_priority if escalation else None,
         mentions=escalation[2].mention if escalation else (),
         notifications=_notifications(ticket, customer, incident_class, tier, evaluation,
-                                     contract, escalation, rules, now),
+                                     contract, escalation, rules, now) if escalation else (),
     )
     return Decision(ticket, classification, changes, tier, evaluation,
                     None if update.empty else update, desired_fields=desired,
@@ -267,18 +296,10 @@ def _note(
     if classified_key in done and (status not in NOTED_STATUSES or status_key in done):
         return None, ()  # the common steady case: nothing to say, nothing to format
     values = {
-        "customer": rules.customer_names.get(customer, customer),
-        "tier": tier.label,
-        "class": rules.class_labels.get(incident_class, incident_class),
-        "class_key": incident_class,
+        **rules.note_basics(customer, incident_class, tier),
         "due": format_local(evaluation.due, tier),
         "received": format_local(ticket.received, tier),
-        "target": str(tier.classes[incident_class].response or "-"),
-        "handling": rules.templates.handling.get(
-            tier.classes[incident_class].handling.value,
-            HANDLING_TEXT[tier.classes[incident_class].handling],
-        ),
-        "status": status.value.replace("_", " "),
+        "status": STATUS_WORDS[status],
         "used_percent": (
             f"{evaluation.used_fraction:.0%}" if evaluation.used_fraction is not None else "-"
         ),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.contracts import Tier
-from slabridge.domain.model import SlaStatus, TicketHistory
+from slabridge.domain.model import ClassChange, Note, SlaStatus, StatusChange, TicketHistory
+from slabridge.domain.values import value
+
+Timed = TypeVar("Timed", StatusChange, Note, ClassChange)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SlaPolicy:
     """What stops and pauses the clock, and when a running ticket counts as at risk."""
 
@@ -25,7 +28,7 @@ class SlaPolicy:
     """Authors whose notes never accept a ticket (slabridge's own service account)."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Reclassification:
     """A class change and how it moved the target (recomputed from the original receipt)."""
 
@@ -36,7 +39,7 @@ class Reclassification:
     new_target: timedelta | None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Pause:
     """A period the clock stood still because the ticket waited for the customer."""
 
@@ -45,7 +48,7 @@ class Pause:
     ongoing: bool
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Evaluation:
     """Everything known about a ticket's response SLA at one instant."""
 
@@ -73,19 +76,28 @@ def response_due(calendar: BusinessCalendar, received: datetime, target: timedel
     return calendar.add(received, target)
 
 
+def _by_time(events: Sequence[Timed]) -> Sequence[Timed]:
+    """Events in time order; most tickets have none or one, which need no sorting."""
+    return sorted(events, key=_event_time) if len(events) > 1 else events
+
+
+def _event_time(event: StatusChange | Note | ClassChange) -> datetime:
+    return event.at
+
+
 def find_acceptance(history: TicketHistory, policy: SlaPolicy) -> tuple[datetime, str] | None:
     """The first event that accepts the ticket, and a description of it."""
     candidates: list[tuple[datetime, str]] = []
     initial = history.initial_status.casefold()
     if policy.accept_on_status_change:
-        for change in sorted(history.status_changes, key=lambda c: c.at):
+        for change in _by_time(history.status_changes):
             new = change.new.casefold()
             wanted = new in policy.accept_statuses if policy.accept_statuses else new != initial
             if wanted:
                 candidates.append((change.at, f"status changed to {change.new}"))
                 break
     if policy.accept_on_public_note:
-        for note in sorted(history.notes, key=lambda n: n.at):
+        for note in _by_time(history.notes):
             if (
                 note.public
                 and note.author != history.reporter
@@ -102,7 +114,7 @@ def find_pauses(history: TicketHistory, policy: SlaPolicy, until: datetime) -> t
         return ()
     pauses: list[Pause] = []
     status, since = history.initial_status, history.received
-    for change in sorted(history.status_changes, key=lambda c: c.at):
+    for change in _by_time(history.status_changes):
         if change.at > until:
             break
         if status.casefold() in policy.pause_statuses and change.at > since:
@@ -137,7 +149,7 @@ def evaluate(
     received = history.received
     reclassifications: list[Reclassification] = []
     current = initial_class
-    for change in sorted(history.class_changes, key=lambda c: c.at):
+    for change in _by_time(history.class_changes):
         if change.new != current:
             reclassifications.append(
                 Reclassification(
@@ -150,12 +162,15 @@ def evaluate(
             )
             current = change.new
     target = tier.response_target(current)
-    accepted = find_acceptance(history, policy)
+    # Without status changes and notes nothing can accept the ticket.
+    accepted = (find_acceptance(history, policy)
+                if history.status_changes or history.notes else None)
     accepted_at, acceptance = accepted if accepted else (None, None)
     stop = min(now, accepted_at) if accepted_at else now
     stop = max(stop, received)
     pauses = find_pauses(history, policy, stop)
-    paused_time = sum((calendar.between(p.start, p.end) for p in pauses), timedelta())
+    paused_time = (sum((calendar.between(p.start, p.end) for p in pauses), timedelta())
+                   if pauses else timedelta())
     used = calendar.between(received, stop) - paused_time
     if target is None:
         return Evaluation(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -110,3 +110,21 @@ def test_put_many_stores_every_record_in_one_go(tmp_path: Any) -> None:
     assert store.get_many("redmine", []) == {}
     assert store.get_many("jira", ["0"]) == {}
     store.close()
+
+
+def test_a_subject_with_a_lone_surrogate_still_stores() -> None:
+    # A subject cut in the middle of an emoji: orjson refuses it, the ASCII encoder does not.
+    made = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    record = IssueRecord(Ticket("7", TicketFacts("p"), "broken \ud83d", made, made, "New",
+                                False, "r"), done_keys=frozenset({"b", "a"}))
+    text = record_to_json(record)
+    assert "\\ud83d" in text
+    assert record_from_json(text) == record
+
+
+@given(tickets, st.dictionaries(texts, texts, max_size=3))
+def test_with_sla_fields_is_replace_with_the_fields_merged(ticket: Ticket,
+                                                           changed: dict[str, str]) -> None:
+    # Spelled out for speed: a field added to Ticket and missed there fails here.
+    assert ticket.with_sla_fields(changed) == replace(
+        ticket, sla_fields={**ticket.sla_fields, **changed})
