@@ -98,6 +98,8 @@ class HttpCall:
 
     kind: str
     seconds: float
+    cpu_seconds: float = 0.0
+    """This thread's CPU time inside session.request: the HTTP client libraries' work."""
 
 
 class HttpMeter:
@@ -109,20 +111,25 @@ class HttpMeter:
 
         @wraps(original)
         def timed(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.thread_time()
             kind = "failed"
             try:
                 response = original(method, url, *args, **kwargs)
                 kind = request_kind(str(response.request.method), str(response.request.url))
                 return response
             finally:
-                self.calls.append(HttpCall(kind, time.perf_counter() - started))
+                self.calls.append(HttpCall(kind, time.perf_counter() - started,
+                                           time.thread_time() - cpu_started))
 
         setattr(session, "request", timed)  # noqa: B010 - mypy refuses assigning to a method
 
     def mark(self) -> int:
         """A position to measure from."""
         return len(self.calls)
+
+    def cpu_since(self, mark: int) -> float:
+        """CPU seconds inside HTTP requests since `mark`."""
+        return sum(call.cpu_seconds for call in self.calls[mark:])
 
     def since(self, mark: int) -> tuple[dict[str, int], dict[str, float]]:
         """Requests and seconds inside HTTP, by kind, since `mark`."""
@@ -232,6 +239,14 @@ class CycleFigures:
     cpu_seconds: float = 0.0
     """CPU time of this process during the cycle: slabridge and its HTTP client libraries
     (requests, urllib3, python-redmine), without the waits for the server."""
+    http_cpu_seconds: float = 0.0
+    """The part of cpu_seconds spent inside session.request (requests, urllib3)."""
+
+    @property
+    def own_cpu_us_per_issue(self) -> float:
+        """CPU microseconds outside HTTP requests per issue evaluated: slabridge's work,
+        like local_us_per_issue but without the time the process did not run."""
+        return 1e6 * max(self.cpu_seconds - self.http_cpu_seconds, 0.0) / max(self.evaluated, 1)
 
     @property
     def cpu_us_per_issue(self) -> float:
@@ -421,6 +436,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
                  if k.startswith("store.")},
                 {k.removeprefix("store."): v for k, v in calls.items() if k.startswith("store.")},
                 peak_rss_mb(), foreign(server.started_since(log_offset), report.requests), cpu,
+                meter.cpu_since(mark),
             )
             progress(f"N={size}: cycle {number} ({report.mode}): seen {report.seen}, "
                      f"writes {report.writes}, requests {report.requests} {by_kind}, "
@@ -672,6 +688,8 @@ def print_summary(results: Sequence[SizeResult], started: float) -> None:
             rows.append([f"N={n} cycle 1: local us/issue", f"{first.local_us_per_issue:.0f}",
                          f"< {LOCAL_MAX_US_PER_ISSUE:.0f}",
                          verdict(first.local_us_per_issue < LOCAL_MAX_US_PER_ISSUE)])
+            rows.append([f"N={n} cycle 1: CPU us/issue outside HTTP requests",
+                         f"{first.own_cpu_us_per_issue:.0f}", "-", "-"])
             rows.append([f"N={n} cycle 1: CPU us/issue (incl. HTTP client)",
                          f"{first.cpu_us_per_issue:.0f}", "-", "-"])
         if second:

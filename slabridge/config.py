@@ -88,6 +88,7 @@ class Config:
     def __init__(self, settings: Settings, source: Source) -> None:
         self.settings = settings
         self.source = source
+        self._tiers_on: dict[tuple[str | None, date], Tier] = {}
         dated = self._ical_closures()
         calendars: dict[tuple[str, bool], BusinessCalendar] = {}
         self.tiers: dict[str, Tier] = {}
@@ -240,11 +241,16 @@ class Config:
 
     def tier_for(self, customer: str | None, day: date) -> Tier:
         """The tier in force for a customer on `day`; without a contract, the default tier."""
-        if customer is not None:
-            contract = self.customer(customer).contract_at(day)
-            if contract is not None:
-                return self.tiers[contract.tier]
-        return self.tiers[self.settings.default_tier]
+        # Asked once per issue and cycle, mostly for the same few days: remembered.
+        found = self._tiers_on.get((customer, day))
+        if found is None:
+            found = self.tiers[self.settings.default_tier]
+            if customer is not None:
+                contract = self.customer(customer).contract_at(day)
+                if contract is not None:
+                    found = self.tiers[contract.tier]
+            self._tiers_on[customer, day] = found
+        return found
 
     def response_due(
         self, tier: str, incident_class: str, received: datetime
