@@ -217,9 +217,12 @@ class RedmineTracker:
     def project_ids(self) -> dict[str, int]:
         """Configured project identifiers to ids; an unknown one is a clear error."""
         if self._project_ids is None:
-            projects = self.call(lambda: list(self._redmine.project.all()))
-            by_identifier = {p.identifier: p.id for p in projects}
-            self._project_names = {p.id: p.identifier for p in projects}
+            # Plain JSON pages: python-redmine's resource objects cost a millisecond per
+            # page of projects, and a Redmine may have thousands of projects.
+            projects = [(p["identifier"], p["id"])
+                        for p in self._pages("/projects.json", "projects", {})]
+            by_identifier = dict(projects)
+            self._project_names = {number: name for name, number in projects}
             missing = [p for p in self._projects if p not in by_identifier]
             if missing:
                 raise TrackerError(
@@ -344,17 +347,22 @@ class RedmineTracker:
             engine.process_response(response)
 
     def _issue_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        return self._pages("/issues.json", "issues", params, listing=True)
+
+    def _pages(self, path: str, container: str, params: Mapping[str, Any],
+               listing: bool = False) -> Iterator[dict[str, Any]]:
+        """Every item of a paged Redmine list, PAGE to a request."""
         offset = 0
         while True:
             page = self.call(lambda offset=offset: self._get_json(  # type: ignore[misc]
-                "/issues.json", {**params, "limit": PAGE, "offset": offset},
+                path, {**params, "limit": PAGE, "offset": offset},
             ))
-            if offset == 0:
+            if offset == 0 and listing:
                 self._note_listing_start()
-            issues = page.get("issues", [])
-            yield from issues
-            offset += len(issues)
-            if not issues or offset >= int(page.get("total_count", 0)):
+            items = page.get(container, [])
+            yield from items
+            offset += len(items)
+            if not items or offset >= int(page.get("total_count", 0)):
                 return
 
     def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
