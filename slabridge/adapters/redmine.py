@@ -343,7 +343,9 @@ class RedmineTracker:
         response = engine.session.request(
             "put", f"{self.name}{path}", data=orjson.dumps(document), headers=JSON_HEADERS,
         )
-        if response.status_code not in (200, 204) or response.history:
+        # Redmine answers a successful PUT with 204; anything else (a 200 login page from a
+        # proxy, say) is for python-redmine to judge, as issue.update would have.
+        if response.status_code != 204 or response.history:
             engine.process_response(response)
 
     def _issue_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

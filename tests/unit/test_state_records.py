@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,9 +24,12 @@ from slabridge.domain.model import (
 
 texts = st.text(max_size=12)
 instants = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+    min_value=datetime(1800, 1, 1), max_value=datetime(2100, 1, 1),
+    # Vienna before 1893 and the last offset have seconds, which orjson would round.
     timezones=st.sampled_from([UTC, timezone(timedelta(hours=1)),
-                               timezone(timedelta(hours=-5, minutes=-30))]),
+                               timezone(timedelta(hours=-5, minutes=-30)),
+                               ZoneInfo("Europe/Vienna"),
+                               timezone(timedelta(hours=1, seconds=21))]),
 )
 facts = st.builds(
     TicketFacts, project=texts, tracker=texts, priority=texts, status=texts,
@@ -128,3 +132,16 @@ def test_with_sla_fields_is_replace_with_the_fields_merged(ticket: Ticket,
     # Spelled out for speed: a field added to Ticket and missed there fails here.
     assert ticket.with_sla_fields(changed) == replace(
         ticket, sla_fields={**ticket.sla_fields, **changed})
+
+
+def test_a_time_in_local_mean_time_keeps_its_seconds() -> None:
+    # A receipt field typed as 1850 is read in Vienna's local mean time, +01:05:21.
+    made = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    typo = datetime(1850, 1, 1, 10, tzinfo=ZoneInfo("Europe/Vienna"))
+    record = IssueRecord(Ticket("7", TicketFacts("p"), "s", made, made, "New", False, "r",
+                                received_field=typo))
+    stored = record_from_json(record_to_json(record))
+    assert stored == record
+    assert stored.ticket.received_field is not None
+    assert stored.ticket.received_field.utcoffset() == timedelta(hours=1, minutes=5,
+                                                                  seconds=21)

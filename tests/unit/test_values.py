@@ -26,8 +26,8 @@ def test_mypy_rejects_assigning_to_a_field(tmp_path: Path) -> None:
     )
     out, _, status = mypy_api.run(["--strict", "--no-incremental", str(snippet)])
     assert status == 1
-    assert 'Property "key" defined in "Ticket" is read-only' in out
-    assert 'Property "done_keys" defined in "IssueRecord" is read-only' in out
+    errors = [line for line in out.splitlines() if "read-only" in line]
+    assert [line.split(":")[1] for line in errors] == ["3", "4"], out
 
 
 def test_values_compare_and_hash_as_frozen_dataclasses() -> None:
