@@ -26,6 +26,7 @@ import orjson
 
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.bootstrap import settle_long_lived_objects
 from slabridge.config import load_config
 from slabridge.domain.model import Journal, Sprint, Ticket, TimeEntryBatch
 from slabridge.domain.plan import TicketUpdate
@@ -136,6 +137,7 @@ def main() -> None:
             tracker = FakeRedmine(size)
             store = SqliteStateStore(Path(tmp) / f"state-{size}.sqlite3")
             syncer = Syncer(tracker, store, config.rules(), timedelta(seconds=30))
+            settle_long_lived_objects()  # as `slabridge sync` and the daemon do
             started = time.perf_counter()
             report = syncer.cycle(NOW)
             seconds = time.perf_counter() - started

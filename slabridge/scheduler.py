@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from slabridge.adapters.state_postgres import LeaderLock
 from slabridge.adapters.state_sqlite import SqlStateStore
-from slabridge.bootstrap import build_leader_lock, build_syncer
+from slabridge.bootstrap import build_leader_lock, build_syncer, settle_long_lived_objects
 from slabridge.config import Config, load_config
 from slabridge.errors import (
     ConfigError,
@@ -392,6 +392,7 @@ class Daemon:
             try:
                 if self._syncer is None:
                     self._syncer = self._build(self._config)
+                    settle_long_lived_objects()
             except Exception as error:
                 self._cycle_failed(error, started, 0)
                 return
@@ -428,6 +429,7 @@ class Daemon:
         if self._syncer is not None:
             _close(self._syncer)  # same path, same file: the watermark and records carry over
         self._syncer = syncer
+        settle_long_lived_objects()
         previous, previous_reconcile = self.settings, self._reconcile_at
         self._config, self.settings, self._reconcile_at = config, settings, reconcile_at
         if settings.interval_seconds != previous.interval_seconds:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -255,3 +256,16 @@ def test_bad_reconcile_time_is_a_config_error(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{path}:3: at daemon.reconcile_at: '25:10' is not a time of day: write HH:MM, e.g. 02:30"
     )
+
+
+def test_the_first_cycle_runs_with_start_up_objects_settled(
+    start: Callable[..., Running],
+) -> None:
+    """Built once, kept out of later garbage collections (see settle_long_lived_objects)."""
+    gc.unfreeze()
+    syncer = FakeSyncer()
+    running = start([FakeSyncer(), syncer])
+    wait_until(lambda: len(syncer.calls) >= 1)
+    assert gc.get_freeze_count() > 0
+    running.stop()
+    gc.unfreeze()

@@ -1,0 +1,74 @@
+"""Start-up objects are kept out of later garbage collections, and a reload leaks nothing."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from slabridge import cli
+from slabridge.bootstrap import settle_long_lived_objects
+from slabridge.service import SyncReport
+
+
+class _Node:
+    """A reference cycle: only the cyclic collector can free it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen_afterwards() -> Iterator[None]:
+    yield
+    gc.unfreeze()
+
+
+def test_what_exists_at_settling_is_frozen_and_later_objects_are_not() -> None:
+    kept = [_Node() for _ in range(100)]
+    settle_long_lived_objects()
+    frozen = gc.get_freeze_count()
+    assert frozen >= len(kept)
+    later = _Node()
+    assert gc.is_tracked(later)
+    del later
+    gc.collect()
+    assert gc.get_freeze_count() == frozen  # a collection leaves the frozen ones alone
+
+
+def test_garbage_from_before_a_reload_is_freed_by_the_next_settling() -> None:
+    node = _Node()
+    alive = weakref.ref(node)
+    settle_long_lived_objects()  # frozen with everything else (it was still in use)
+    del node
+    gc.collect()
+    assert alive() is not None, "frozen objects are not collected: that is the point"
+    settle_long_lived_objects()  # a reload: unfreeze, collect, freeze again
+    assert alive() is None
+
+
+def test_garbage_at_settling_is_collected_not_frozen() -> None:
+    node = _Node()
+    alive = weakref.ref(node)
+    del node
+    settle_long_lived_objects()
+    assert alive() is None
+
+
+def test_a_sync_run_settles_before_its_cycle(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    frozen_at_cycle: list[int] = []
+
+    class Syncer:
+        def cycle(self, now: object, **options: object) -> SyncReport:
+            frozen_at_cycle.append(gc.get_freeze_count())
+            return SyncReport(mode="full", dry_run=False)
+
+    gc.unfreeze()
+    monkeypatch.setattr(cli, "build_syncer", lambda config, dry_run: Syncer())
+    assert cli.run(["sync", "--once"]) == 0
+    assert frozen_at_cycle and frozen_at_cycle[0] > 0
+    assert "full cycle: 0 issues seen" in capsys.readouterr().out
