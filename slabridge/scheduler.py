@@ -168,8 +168,10 @@ class Daemon:
         overrides: Mapping[str, Any] | None = None,
         build: SyncerFactory = build_syncer, load: ConfigLoader = load_config,
         leader: LeaderLock | None = None,
+        settle: Callable[[], None] = settle_long_lived_objects,
     ) -> None:
         self._path = config_path
+        self._settle = settle  # gc.freeze of what the build made (tests: nothing)
         self._overrides = dict(overrides or {})  # command-line values win over every reload
         self._build = build
         self._load = load
@@ -392,7 +394,7 @@ class Daemon:
             try:
                 if self._syncer is None:
                     self._syncer = self._build(self._config)
-                    settle_long_lived_objects()
+                    self._settle()
             except Exception as error:
                 self._cycle_failed(error, started, 0)
                 return
@@ -429,9 +431,9 @@ class Daemon:
         if self._syncer is not None:
             _close(self._syncer)  # same path, same file: the watermark and records carry over
         self._syncer = syncer
-        settle_long_lived_objects()
         previous, previous_reconcile = self.settings, self._reconcile_at
         self._config, self.settings, self._reconcile_at = config, settings, reconcile_at
+        self._settle()  # the old configuration is unreachable by now: freed, not frozen
         if settings.interval_seconds != previous.interval_seconds:
             self._schedule_poll()
         if reconcile_at != previous_reconcile:

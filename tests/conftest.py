@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -30,3 +31,10 @@ def _fresh_structlog() -> Iterator[None]:
     """Commands configure structlog globally; every test starts from the defaults."""
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_frozen() -> Iterator[None]:
+    """`sync` run in-process freezes the garbage collector's view; later tests start unfrozen."""
+    yield
+    gc.unfreeze()

@@ -15,7 +15,13 @@ from typing import Any
 
 import psycopg
 
-from slabridge.adapters.state_sqlite import NEXT_CHECK, SCHEMA, SqlStateStore, migrate
+from slabridge.adapters.state_sqlite import (
+    NEXT_CHECK,
+    SCHEMA,
+    SqlStateStore,
+    migrate,
+    record_to_ascii_json,
+)
 from slabridge.errors import SlabridgeError
 
 POSTGRES_MIGRATIONS = (SCHEMA, NEXT_CHECK)
@@ -29,6 +35,10 @@ def lock_key(name: str) -> int:
 
 class PostgresStateStore(SqlStateStore):
     """StateStore on PostgreSQL; every write commits at once."""
+
+    # With ASCII escapes an issue record (subjects in any script) stores even in a
+    # database that is not UTF-8; names in other tables are stored as they are.
+    _encode = staticmethod(record_to_ascii_json)
 
     def __init__(self, dsn: str) -> None:
         try:

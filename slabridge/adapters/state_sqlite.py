@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -244,9 +245,29 @@ PUT_RECORD = (
 )
 
 
-def _record_row(tracker: str, record: IssueRecord) -> tuple[str, str, int, str, str | None]:
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # outside the BMP: a surrogate pair, as JSON spells it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def record_to_ascii_json(record: IssueRecord) -> str:
+    """record_to_json with every non-ASCII character as a \\u escape: a database in any
+    encoding (PostgreSQL's LATIN1, say) stores it. In JSON text such characters occur only
+    inside strings, where the escape means the same character."""
+    text = record_to_json(record)
+    return text if text.isascii() else _NON_ASCII.sub(_json_escape, text)
+
+
+def _record_row(tracker: str, record: IssueRecord,
+                encode: Callable[[IssueRecord], str]) -> tuple[str, str, int, str, str | None]:
     check = record.next_check.astimezone(UTC).isoformat() if record.next_check else None
-    return tracker, record.ticket.key, int(not record.ticket.closed), record_to_json(record), check
+    return tracker, record.ticket.key, int(not record.ticket.closed), encode(record), check
 
 
 class SqlStateStore(ABC):
@@ -256,6 +277,8 @@ class SqlStateStore(ABC):
     """
 
     _db: Any
+    _encode: Callable[[IssueRecord], str] = staticmethod(record_to_json)
+    """How a record becomes the text stored (SQLite stores UTF-8 whatever the text)."""
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql, params)
@@ -304,13 +327,15 @@ class SqlStateStore(ABC):
 
     def put(self, tracker: str, record: IssueRecord) -> None:
         """Store (replace) the record of one issue."""
-        self._run(PUT_RECORD, _record_row(tracker, record))
+        self._run(PUT_RECORD, _record_row(tracker, record, self._encode))
 
     def put_many(self, tracker: str, records: Sequence[IssueRecord]) -> None:
         """Store (replace) several records in one transaction."""
         if records:
             with self._transaction():
-                self._many(PUT_RECORD, [_record_row(tracker, record) for record in records])
+                encode = self._encode
+                self._many(PUT_RECORD, [_record_row(tracker, record, encode)
+                                        for record in records])
 
     def open_records(self, tracker: str, due_by: datetime | None = None) -> list[IssueRecord]:
         """Records of issues last seen open; with `due_by`, only those whose next_check has

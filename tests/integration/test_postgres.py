@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
-from slabridge.adapters.state_postgres import LeaderLock
+from slabridge.adapters.state_postgres import LeaderLock, PostgresStateStore
 from slabridge.bootstrap import build_syncer
 from slabridge.config import load_config
+from slabridge.domain.model import IssueRecord, Ticket, TicketFacts
 from tests.integration.conftest import Workspace
 from tests.integration.redmine_helpers import RedmineAdmin
 
@@ -169,3 +171,30 @@ def test_replicas_standby_completes_after_kill_9_mid_cycle(
                     process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+def test_a_latin1_database_stores_any_subject(postgres: str) -> None:
+    """Records are ASCII JSON on PostgreSQL: a database that is not UTF-8 stores an emoji."""
+    admin = psycopg.connect(postgres, autocommit=True)
+    try:
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = 'slabridge_latin1'").fetchone()
+        if not exists:
+            admin.execute("CREATE DATABASE slabridge_latin1 ENCODING 'LATIN1' "
+                          "LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    finally:
+        admin.close()
+    dsn = postgres.rsplit("/", 1)[0] + "/slabridge_latin1"
+    store = PostgresStateStore(dsn)
+    try:
+        assert store._db.execute("SHOW server_encoding").fetchone()[0] == "LATIN1"
+        at = datetime(2026, 11, 23, 9, tzinfo=UTC)
+        record = IssueRecord(Ticket("7", TicketFacts("p", "Bug", "Urgent", "New", frozenset(),
+                                                     {"Customer": "Müller & Söhne"}),
+                                    "Kühlhaus 🧊 ausgefallen \u2013 bitte ✓", at, at, "New", False,
+                                    "3"))
+        store.put("https://redmine.example", record)
+        store.put_many("https://redmine.example", [record])
+        assert store.get("https://redmine.example", "7") == record
+    finally:
+        store.close()

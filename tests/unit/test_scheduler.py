@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from slabridge.bootstrap import settle_long_lived_objects
 from slabridge.config import Config, load_config
 from slabridge.errors import ConfigError, TrackerAuthError, TrackerUnavailableError
 from slabridge.scheduler import POLL_JOB, RECONCILE_JOB, CycleRunner, Daemon
@@ -105,14 +106,17 @@ def start(config: Config) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def starter(syncers: list[FakeSyncer], *, interval: int = 1,
-                load: Callable[[Path | None], Config] | None = None) -> Running:
+                load: Callable[[Path | None], Config] | None = None,
+                settle: Callable[[], None] = lambda: None) -> Running:
         pending = list(syncers)
 
         def build(_: Config) -> CycleRunner:
             # The first build is the start-up check; every later one is a real syncer.
             return pending.pop(0) if len(pending) > 1 else pending[0]
 
-        extra: dict[str, Any] = {} if load is None else {"load": load}
+        # No gc.freeze of the whole test process (a full collection per build) by default.
+        extra: dict[str, Any] = {"settle": settle} if load is None else {"load": load,
+                                                                       "settle": settle}
         daemon = Daemon(None, config, overrides={"interval_seconds": interval,
                                                  "health_port": None}, build=build, **extra)
         running = Running(daemon)
@@ -261,11 +265,22 @@ def test_bad_reconcile_time_is_a_config_error(tmp_path: Path) -> None:
 def test_the_first_cycle_runs_with_start_up_objects_settled(
     start: Callable[..., Running],
 ) -> None:
-    """Built once, kept out of later garbage collections (see settle_long_lived_objects)."""
+    """Built, then kept out of later garbage collections (settle_long_lived_objects)."""
+
+    frozen_at_cycle: list[int] = []
+
+    class SettledSyncer(FakeSyncer):
+        def cycle(self, now: datetime, *, dry_run: bool = False, full: bool = False,
+                  should_stop: Callable[[], bool] = lambda: False) -> SyncReport:
+            frozen_at_cycle.append(gc.get_freeze_count())
+            return super().cycle(now, dry_run=dry_run, full=full, should_stop=should_stop)
+
     gc.unfreeze()
-    syncer = FakeSyncer()
-    running = start([FakeSyncer(), syncer])
-    wait_until(lambda: len(syncer.calls) >= 1)
-    assert gc.get_freeze_count() > 0
-    running.stop()
-    gc.unfreeze()
+    try:
+        syncer = SettledSyncer()
+        running = start([FakeSyncer(), syncer], settle=settle_long_lived_objects)
+        wait_until(lambda: len(syncer.calls) >= 1)
+        assert frozen_at_cycle[0] > 0
+        running.stop()
+    finally:
+        gc.unfreeze()

@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slabridge.adapters.state_sqlite import SqliteStateStore, record_from_json, record_to_json
+from slabridge.adapters.state_sqlite import (
+    SqliteStateStore,
+    record_from_json,
+    record_to_ascii_json,
+    record_to_json,
+)
 from slabridge.domain.model import (
     ClassChange,
     IssueRecord,
@@ -77,6 +82,32 @@ def _generic_encoding(value: Any) -> Any:
 @given(records)
 def test_a_record_survives_the_round_trip(record: IssueRecord) -> None:
     assert record_from_json(record_to_json(record)) == record
+
+
+@given(records)
+def test_the_ascii_encoding_is_the_same_document(record: IssueRecord) -> None:
+    # The PostgreSQL store's encoding: escapes instead of UTF-8, same JSON, same record.
+    text = record_to_ascii_json(record)
+    assert text.isascii()
+    assert json.loads(text) == json.loads(record_to_json(record))
+    assert record_from_json(text) == record
+
+
+def test_a_lone_surrogate_is_escaped_the_same_way() -> None:
+    record = IssueRecord(Ticket("1", TicketFacts("p", "t", "prio", "s", frozenset(), {}),
+                                "broken \ud83d", datetime(2026, 1, 1, tzinfo=UTC),
+                                datetime(2026, 1, 1, tzinfo=UTC), "s", False, "r"))
+    assert record_to_ascii_json(record) == record_to_json(record)
+    assert record_to_ascii_json(record).isascii()
+    assert record_from_json(record_to_ascii_json(record)) == record
+
+
+def test_characters_outside_the_bmp_become_surrogate_pair_escapes() -> None:
+    record = IssueRecord(Ticket("1", TicketFacts("p", "t", "prio", "s", frozenset(), {}),
+                                "Kühlung 🧊 aus", datetime(2026, 1, 1, tzinfo=UTC),
+                                datetime(2026, 1, 1, tzinfo=UTC), "s", False, "r"))
+    assert '"Kühlung 🧊 aus"' in record_to_json(record)
+    assert '"K\\u00fchlung \\ud83e\\uddca aus"' in record_to_ascii_json(record)
 
 
 @given(records)
