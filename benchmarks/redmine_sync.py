@@ -3,7 +3,7 @@
 Run: `.venv/bin/python benchmarks/redmine_sync.py [--sizes 2000 10000]` (as root, like
 deploy/redmine-local: it runs start.sh to get the URL and key, and seed_bulk.sh to seed).
 Loopback only (http://127.0.0.1). With 10,000 issues the first cycle writes 10,000 updates
-(about 20 PUTs/s here), so the default run takes roughly a quarter of an hour.
+(about 6 PUTs/s here), so the default run takes about 47 minutes.
 
 For each N, in a fresh Redmine project (`bench-<N>-<random>`, seeded with
 `deploy/redmine-local/seed_bulk.sh`: N pristine issues, tracker Bug, status New, priority
