@@ -12,7 +12,7 @@ import pytest
 
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.domain.plan import TicketUpdate
-from slabridge.errors import TrackerUnavailableError
+from slabridge.errors import SlabridgeError, TrackerUnavailableError
 
 
 class FlakyRedmine(BaseHTTPRequestHandler):
@@ -89,3 +89,40 @@ def test_writes_are_not_retried(server: str) -> None:
     with pytest.raises(TrackerUnavailableError):
         tracker.update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))
     assert FlakyRedmine.seen["PUT"] == 1
+
+
+class LoginPageRedmine(BaseHTTPRequestHandler):
+    """A proxy in front of Redmine that answers writes with its login page (200, HTML),
+    or, for the issue numbered 204, like Redmine itself: 204 and no body."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path.startswith("/issues/204.json"):
+            self.send_response(204)
+            self.end_headers()
+            return
+        page = b"<!DOCTYPE html><html><body><form action='/login'>Sign in</form></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+
+def test_a_write_answered_by_a_login_page_is_no_success() -> None:
+    """Only Redmine's 204 counts as written; a 200 page is an error (nothing recorded)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), LoginPageRedmine)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        tracker = RedmineTracker(f"http://127.0.0.1:{httpd.server_address[1]}", "k" * 40,
+                                 ("p",), {})
+        tracker.update(TicketUpdate("204", {}, note="hello", note_keys=("k",)))
+        with pytest.raises(SlabridgeError, match="issue #5"):
+            tracker.update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
