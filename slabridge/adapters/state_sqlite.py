@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -245,23 +244,12 @@ PUT_RECORD = (
 )
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def _json_escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code > 0xFFFF:  # outside the BMP: a surrogate pair, as JSON spells it
-        code -= 0x10000
-        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
-    return f"\\u{code:04x}"
-
-
 def record_to_ascii_json(record: IssueRecord) -> str:
-    """record_to_json with every non-ASCII character as a \\u escape: a database in any
-    encoding (PostgreSQL's LATIN1, say) stores it. In JSON text such characters occur only
-    inside strings, where the escape means the same character."""
+    """record_to_json with ASCII escapes for every non-ASCII character, so that a database
+    in any encoding (PostgreSQL's LATIN1, say) stores it: orjson's text where it is ASCII
+    already (most records), else the field-by-field encoder, which writes the same document."""
     text = record_to_json(record)
-    return text if text.isascii() else _NON_ASCII.sub(_json_escape, text)
+    return text if text.isascii() else _record_to_ascii_json(record)
 
 
 def _record_row(tracker: str, record: IssueRecord,

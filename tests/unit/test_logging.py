@@ -328,8 +328,8 @@ class FakeTracker:
         )
 
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
-        """Not used by a cycle."""
-        raise NotImplementedError
+        """Not used by a cycle: a call is a test failure."""
+        raise AssertionError("not used by a cycle")
 
     def update(self, update: TicketUpdate) -> None:
         """Rejects the write with the key in the message."""
@@ -343,13 +343,13 @@ class FakeTracker:
         return None
 
     def read_time_entries(self, first_day: date, cursor: str | None) -> TimeEntryBatch:
-        """Not used by a cycle."""
-        raise NotImplementedError
+        """Not used by a cycle: a call is a test failure."""
+        raise AssertionError("not used by a cycle")
 
     def post_statement(self, target: str, title: str, text: str,
                        location: str | None) -> str:
-        """Not used by a cycle."""
-        raise NotImplementedError
+        """Not used by a cycle: a call is a test failure."""
+        raise AssertionError("not used by a cycle")
 
 
 class MemoryStore:
