@@ -11,7 +11,8 @@ Normal, so all classify as minor/Advanced and get one update each) and in a fres
 process (so that its peak RSS belongs to that N alone), it measures:
 
 1. the first, full cycle: HTTP requests by kind (setup, issue list pages, "last updated by
-   me" list pages, journal reads, PUTs; counted by wrapping the requests session) and time;
+   me" list pages, journal reads, PUTs; counted by wrapping the requests session and the
+   adapter's PUTs, which bypass it) and time;
 2. the following cycles until two in a row write nothing and make the same requests: the
    cycle right after the first, and the first fully steady one;
 3. local processing per issue: cycle time minus time inside HTTP requests, per issue
@@ -93,7 +94,7 @@ def request_kind(method: str, url: str) -> str:
 
 
 class HttpCall(NamedTuple):
-    """One request as seen by the session: its kind and the seconds inside session.request.
+    """One request: its kind and the seconds inside session.request (or the adapter's PUT).
 
     A named tuple: made after the clock stopped, so its making counts as local time, and
     a tuple is the cheapest record to make on an interpreter gone cold.
@@ -102,13 +103,14 @@ class HttpCall(NamedTuple):
     kind: str
     seconds: float
     cpu_seconds: float = 0.0
-    """This thread's CPU time inside session.request: the HTTP client libraries' work."""
+    """This thread's CPU time inside the request: the HTTP client libraries' work."""
 
 
 class HttpMeter:
-    """Times and classifies every request of one requests.Session (wraps session.request)."""
+    """Times and classifies every request of one requests.Session (wraps session.request)
+    and, with `writes_of`, the Redmine adapter's PUTs, which bypass the session."""
 
-    def __init__(self, session: requests.Session) -> None:
+    def __init__(self, session: requests.Session, writes_of: Any = None) -> None:
         self.calls: list[HttpCall] = []
         original = session.request
 
@@ -127,6 +129,23 @@ class HttpMeter:
                 self.calls.append(HttpCall(kind, time.perf_counter() - started, cpu_seconds))
 
         setattr(session, "request", timed)  # noqa: B010 - mypy refuses assigning to a method
+        if writes_of is not None:
+            send_put = writes_of._send_put
+
+            @wraps(send_put)
+            def timed_put(path: str, body: bytes) -> Any:
+                started, cpu_started = time.perf_counter(), time.thread_time()
+                kind = "failed"
+                try:
+                    answer = send_put(path, body)
+                    kind = "write"
+                    return answer
+                finally:
+                    cpu_seconds = time.thread_time() - cpu_started
+                    self.calls.append(HttpCall(kind, time.perf_counter() - started,
+                                               cpu_seconds))
+
+            setattr(writes_of, "_send_put", timed_put)  # noqa: B010
 
     def mark(self) -> int:
         """A position to measure from."""
@@ -245,7 +264,7 @@ class CycleFigures:
     """CPU time of this process during the cycle: slabridge and its HTTP client libraries
     (requests, urllib3, python-redmine), without the waits for the server."""
     http_cpu_seconds: float = 0.0
-    """The part of cpu_seconds spent inside session.request (requests, urllib3)."""
+    """The part of cpu_seconds spent inside HTTP requests (requests, urllib3)."""
 
     @property
     def own_cpu_us_per_issue(self) -> float:
@@ -406,7 +425,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
         syncer = build_syncer(load_config(config_path))
         settle_long_lived_objects()  # as `slabridge sync` and the daemon do before a cycle
         tracker: Any = syncer.tracker  # the concrete RedmineTracker: its session is measured
-        meter = HttpMeter(tracker._redmine.engine.session)
+        meter = HttpMeter(tracker._redmine.engine.session, writes_of=tracker)
         watch = Stopwatch()
         # Timed where Syncer._plan looks it up (the module global), not changed in slabridge/.
         setattr(service, "decide", watch.wrap("decide", decide))  # noqa: B010

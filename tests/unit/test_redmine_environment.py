@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from slabridge.adapters.redmine import RedmineTracker
+from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import TrackerUnavailableError
 
 FIELDS = {"response_due": "SLA response due"}
@@ -44,18 +46,31 @@ def test_a_ca_bundle_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatc
     assert tracker()._redmine.engine.requests["verify"] is True
 
 
-def test_a_redmine_that_never_answers_times_out() -> None:
-    # python-redmine puts the timeout on the session, where requests ignores it.
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections (the kernel does) and never answers."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
-    listener.listen(5)  # accepts connections (the kernel does), never answers
-    try:
-        port = listener.getsockname()[1]
-        silent = RedmineTracker(f"http://127.0.0.1:{port}", "k" * 40, ("p",), FIELDS,
-                                timeout=0.5, retries=0)
-        started = time.monotonic()
-        with pytest.raises(TrackerUnavailableError):
-            silent.journal("1")
-        assert time.monotonic() - started < 5
-    finally:
-        listener.close()
+    listener.listen(5)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_a_redmine_that_never_answers_times_out(silent_port: int) -> None:
+    # python-redmine puts the timeout on the session, where requests ignores it.
+    silent = RedmineTracker(f"http://127.0.0.1:{silent_port}", "k" * 40, ("p",), FIELDS,
+                            timeout=0.5, retries=0)
+    started = time.monotonic()
+    with pytest.raises(TrackerUnavailableError):
+        silent.journal("1")
+    assert time.monotonic() - started < 5
+
+
+def test_a_write_that_gets_no_answer_times_out_and_is_not_sent_again(silent_port: int) -> None:
+    # Writes bypass the session (RedmineTracker._send_put) but keep its timeout.
+    silent = RedmineTracker(f"http://127.0.0.1:{silent_port}", "k" * 40, ("p",), FIELDS,
+                            timeout=0.5, retries=3)
+    started = time.monotonic()
+    with pytest.raises(TrackerUnavailableError, match=r"issue #5: .*Timeout"):
+        silent.update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))
+    assert time.monotonic() - started < 1.5  # one attempt: a sent write is not retried
