@@ -1,13 +1,18 @@
 """A first sync cycle with the tracker faked: slabridge's own work per issue, no HTTP at all.
 
-Run: `.venv/bin/python benchmarks/first_cycle_local.py [--sizes 2000 10000] [--repeat 5]`.
+Run: `.venv/bin/python benchmarks/first_cycle_local.py [--sizes 2000 10000] [--repeat 5]`,
+or with `--idle-ms 150 --sizes 300` to let each write wait as long as a PUT to the local
+Redmine does (asleep, no server, no HTTP): the same work per issue, on an interpreter that
+idled between issues.
 
 Each issue is parsed from the JSON Redmine sends for a pristine issue, 100 to a page as
 Redmine lists them (parsed with orjson as the adapter does, then the adapter's own
 `ticket_from`), then classified, evaluated, given its fields and note, and stored, as
 in `benchmarks/redmine_sync.py`'s first cycle; the tracker's writes do nothing. What is
 left is what slabridge itself costs per issue, warm, next to the Redmine benchmark's
-"local" time, which also holds the interpreter's cold start after every slow PUT.
+"local" time, which also holds the interpreter's cold start after every slow PUT. With
+`--idle-ms`, local time is the cycle's wall time minus the time measured asleep, and the
+CPU time of the cycle is shown too.
 """
 
 from __future__ import annotations
@@ -72,8 +77,10 @@ class FakeRedmine:
     listing_started: datetime | None = None
     requests_made = 0
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, idle_seconds: float = 0.0) -> None:
         self.size = size
+        self.idle_seconds = idle_seconds
+        self.asleep = 0.0
         # Redmine's response bodies, rendered before the clock starts: the adapter gets
         # bytes and parses each page with orjson (RedmineTracker._get_json; timed below).
         self.pages = [
@@ -111,6 +118,10 @@ class FakeRedmine:
 
     def update(self, update: TicketUpdate) -> None:
         self.writes += 1
+        if self.idle_seconds:
+            started = time.perf_counter()
+            time.sleep(self.idle_seconds)  # as long as Redmine takes to answer a PUT
+            self.asleep += time.perf_counter() - started
 
     def current_sprint(self, project: str) -> Sprint | None:
         return None
@@ -128,9 +139,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
     parser.add_argument("--repeat", type=int, default=5,
                         help="first cycles per size, each with a fresh state store (default 5)")
+    parser.add_argument("--idle-ms", type=float, default=0.0,
+                        help="let each write sleep this long, as a PUT waits for Redmine "
+                             "(default 0; 150 is the local Redmine's PUT, then use small sizes)")
     args = parser.parse_args()
-    if args.repeat < 1 or any(size < 1 for size in args.sizes):
-        parser.error("sizes and --repeat must be positive")
+    if args.repeat < 1 or any(size < 1 for size in args.sizes) or args.idle_ms < 0:
+        parser.error("sizes and --repeat must be positive, --idle-ms not negative")
     configure(json_output=True, level="WARNING")  # as the Redmine benchmark: no line per write
     with tempfile.TemporaryDirectory(prefix="slabridge-first-") as tmp:
         config_path = Path(tmp) / "slabridge.yaml"
@@ -141,17 +155,22 @@ def main() -> None:
         print(f"Each N {args.repeat} times, a fresh state store each time: this machine's speed "
               "drifts by up to 1.7x from one second to the next (a fixed loop measured "
               "57-96 us), so best and median are both shown.")
+        if args.idle_ms:
+            print(f"Each write sleeps {args.idle_ms:g} ms; local = wall time minus the time "
+                  "asleep; CPU = this thread's CPU time over the cycle.")
         for size in args.sizes:
             per_issue: list[float] = []
+            cpu_per_issue: list[float] = []
             writes = 0
             for run in range(args.repeat):
-                tracker = FakeRedmine(size)
+                tracker = FakeRedmine(size, args.idle_ms / 1000)
                 store = SqliteStateStore(Path(tmp) / f"state-{size}-{run}.sqlite3")
                 syncer = Syncer(tracker, store, config.rules(), timedelta(seconds=30))
                 settle_long_lived_objects()  # as `slabridge sync` and the daemon do
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.thread_time()
                 report = syncer.cycle(NOW)
-                per_issue.append(1e6 * (time.perf_counter() - started) / size)
+                cpu_per_issue.append(1e6 * (time.thread_time() - cpu_started) / size)
+                per_issue.append(1e6 * (time.perf_counter() - started - tracker.asleep) / size)
                 store.close()
                 writes = report.writes
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -159,6 +178,10 @@ def main() -> None:
                   f"best {min(per_issue):.0f}, median {statistics.median(per_issue):.0f}, "
                   f"worst {max(per_issue):.0f} us per issue (target < 100); "
                   f"peak RSS of the process so far (all runs) {rss:.0f} MB")
+            if args.idle_ms:
+                print(f"    CPU: best {min(cpu_per_issue):.0f}, "
+                      f"median {statistics.median(cpu_per_issue):.0f}, "
+                      f"worst {max(cpu_per_issue):.0f} us per issue")
 
 
 if __name__ == "__main__":

@@ -115,8 +115,9 @@ class _WriteChannel:
 
     adapter: TimeoutAdapter
     pool: urllib3.HTTPConnectionPool
-    absolute_urls: bool  # through a plain-HTTP proxy, the request line names the full URL
+    prefix: str  # what comes before /issues/<id>.json in the request line
     headers: dict[str, str]
+    retries: Retry
     timeout: urllib3.Timeout
 
 
@@ -352,9 +353,10 @@ class RedmineTracker:
         JSON here), with errors raised by python-redmine's own processing.
 
         Sent through requests' connection pool for this Redmine but not through the session:
-        see _send_put. Redmine answers a successful PUT with 204; anything else (a 200 login
-        page from a proxy, a redirect, an error) becomes requests' response and goes to
-        python-redmine to judge, as issue.update would have.
+        see _send_put. Redmine answers a successful PUT with 204. A redirect is an error
+        that names where to: a write is not sent on to another address. Anything else (a
+        200 login page from a proxy, an error) becomes requests' response, read in full,
+        and goes to python-redmine to judge, as issue.update would have.
         """
         body = orjson.dumps(document)
         answer = self._send_put(path, body)
@@ -365,26 +367,33 @@ class RedmineTracker:
         channel = self._write_channel()
         request = requests.Request("PUT", f"{self.name}{path}", data=body,
                                    headers=channel.headers).prepare()
-        self._redmine.engine.process_response(channel.adapter.build_response(request, answer))
+        response = channel.adapter.build_response(request, answer)
+        _ = response.content  # read, so the connection goes back to the pool
+        if response.is_redirect:
+            raise TrackerError(
+                f"Redmine at {self.name} redirects writes (HTTP {response.status_code}) to "
+                f"{response.headers.get('Location', '?')}: set tracker.url to that address"
+            )
+        self._redmine.engine.process_response(response)
 
     def _send_put(self, path: str, body: bytes) -> urllib3.BaseHTTPResponse:
         """One PUT through the urllib3 pool that requests' adapter keeps for this Redmine.
 
         The same TLS verification and CA bundle, proxy, timeout, connection retries and
-        headers as through the session, without requests' per-request layers (settings
-        merged, cookies parsed and sent back, hooks, redirects): a write measured 2.0-2.4 ms
-        of CPU through the session and 1.0-1.1 ms this way on the local Redmine, several
-        times slabridge's own work per issue (benchmarks/redmine_sync.py). Writes are never
-        retried once sent. urllib3's errors are raised as requests' own, which `call` maps.
-        Any answer but a 204 is returned unread, for requests to read.
+        headers (API key, credentials in the URL) as through the session, without
+        requests' per-request layers (settings merged, cookies parsed and sent back, hooks,
+        redirects): a write measured 2.0-2.4 ms of CPU through the session and 1.0-1.1 ms
+        this way on the local Redmine, several times slabridge's own work per issue
+        (benchmarks/redmine_sync.py). A write that reached the server is never sent again.
+        urllib3's errors are raised as requests' own, which `call` maps. Any answer but a
+        204 is returned unread, for requests to read.
         """
         channel = self._write_channel()
-        target = f"{self.name}{path}" if channel.absolute_urls else path
         try:
             answer = channel.pool.urlopen(
-                "PUT", target, body=body, headers=channel.headers, redirect=False,
-                assert_same_host=False, preload_content=False, decode_content=False,
-                retries=channel.adapter.max_retries, timeout=channel.timeout,
+                "PUT", channel.prefix + path, body=body, headers=channel.headers,
+                redirect=False, assert_same_host=False, preload_content=False,
+                decode_content=False, retries=channel.retries, timeout=channel.timeout,
             )
         except (urllib3.exceptions.TimeoutError, urllib3.exceptions.MaxRetryError) as error:
             reason = getattr(error, "reason", error)
@@ -402,24 +411,34 @@ class RedmineTracker:
         return answer
 
     def _write_channel(self) -> _WriteChannel:
-        """The pool, URL form, headers and timeout writes use, looked up on the first write."""
-        if self._channel is None:
-            session = self._redmine.engine.session
-            settings = self._redmine.engine.requests
-            template = requests.Request("PUT", f"{self.name}/issues.json").prepare()
-            adapter = session.get_adapter(self.name)
-            if not isinstance(adapter, TimeoutAdapter):
-                raise TypeError(f"unexpected transport adapter for {self.name}: {adapter!r}")
-            verify, cert = settings.get("verify", True), settings.get("cert")
-            pool = adapter.get_connection_with_tls_context(template, verify,
-                                                           proxies=session.proxies, cert=cert)
-            adapter.cert_verify(pool, self.name, verify, cert)
-            self._channel = _WriteChannel(
-                adapter=adapter, pool=pool,
-                absolute_urls=adapter.request_url(template, session.proxies) != template.path_url,
-                headers={**session.headers, **JSON_HEADERS},
-                timeout=urllib3.Timeout(connect=adapter.timeout, read=adapter.timeout),
-            )
+        """The pool, URL prefix, headers, retries and timeout of writes, taken from the
+        session at the first write (python-redmine sets its headers when it is built; a
+        pool that requests' pool manager drops stays open under urllib3 2)."""
+        if self._channel is not None:
+            return self._channel
+        session = self._redmine.engine.session
+        settings = self._redmine.engine.requests
+        # Prepared by the session: its headers and any credentials in the URL, as reads get.
+        template = session.prepare_request(requests.Request("PUT", f"{self.name}/issues.json"))
+        adapter = session.get_adapter(self.name)
+        if not isinstance(adapter, TimeoutAdapter):
+            raise TypeError(f"unexpected transport adapter for {self.name}: {adapter!r}")
+        verify, cert = settings.get("verify", True), settings.get("cert")
+        pool = adapter.get_connection_with_tls_context(template, verify,
+                                                       proxies=session.proxies, cert=cert)
+        adapter.cert_verify(pool, self.name, verify, cert)
+        # The path with Redmine's own prefix (/redmine/issues.json), or the whole URL
+        # without credentials when a plain-HTTP proxy forwards it.
+        target = adapter.request_url(template, session.proxies)
+        headers = {name: value for name, value in template.headers.items()
+                   if name.lower() not in ("cookie", "content-length")}
+        self._channel = _WriteChannel(
+            adapter=adapter, pool=pool, prefix=target.removesuffix("/issues.json"),
+            headers={**headers, **JSON_HEADERS},
+            # Only connecting is tried again: whatever reached Redmine may have been applied.
+            retries=adapter.max_retries.new(read=False, status=0, other=0, redirect=0),
+            timeout=urllib3.Timeout(connect=adapter.timeout, read=adapter.timeout),
+        )
         return self._channel
 
     def _issue_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

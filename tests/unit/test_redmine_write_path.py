@@ -4,6 +4,7 @@ test_redmine_environment.py)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import ssl
@@ -14,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 import trustme
@@ -21,17 +23,20 @@ import urllib3
 
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.domain.plan import TicketUpdate
-from slabridge.errors import IssueError, TrackerUnavailableError
+from slabridge.errors import IssueError, TrackerError, TrackerUnavailableError
 
 KEY = "k" * 40
 FIELDS = {"response_due": "SLA response due"}
 
 
 class RecordingRedmine(BaseHTTPRequestHandler):
-    """Answers PUTs like Redmine (204, or 404/422 for the issues so numbered) and records
-    each request line, its headers and body; also serves as a plain-HTTP forward proxy."""
+    """Answers PUTs under `prefix` like Redmine: 204, or 404/422 for the issues so
+    numbered, a redirect for issue 301, and 404 outside the prefix; always with a session
+    cookie, as Redmine does. Records each request line, its headers, body and client port;
+    also serves as a plain-HTTP forward proxy."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, as Redmine's puma
+    prefix = ""
     seen: ClassVar[list[tuple[str, dict[str, str], bytes, int]]] = []
 
     def log_message(self, format: str, *args: object) -> None:
@@ -41,15 +46,21 @@ class RecordingRedmine(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         port = self.client_address[1]
         self.seen.append((self.requestline, dict(self.headers), body, port))
-        if "/issues/404.json" in self.path:
+        path = urlsplit(self.path).path
+        if not path.startswith(f"{self.prefix}/issues/") or path.endswith("/issues/404.json"):
             self._reply(404, b"")
-        elif "/issues/422.json" in self.path:
+        elif path.endswith("/issues/422.json"):
             self._reply(422, json.dumps({"errors": ["Subject cannot be blank"]}).encode())
+        elif path.endswith("/issues/301.json"):
+            self._reply(301, b"", location="https://redmine.example/issues/301.json")
         else:
             self._reply(204, None)
 
-    def _reply(self, status: int, body: bytes | None) -> None:
+    def _reply(self, status: int, body: bytes | None, location: str | None = None) -> None:
         self.send_response(status)
+        self.send_header("Set-Cookie", "_redmine_session=abc; path=/; HttpOnly")
+        if location is not None:
+            self.send_header("Location", location)
         if body is not None:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -61,6 +72,7 @@ class RecordingRedmine(BaseHTTPRequestHandler):
 @pytest.fixture
 def plain_server() -> Iterator[int]:
     RecordingRedmine.seen = []
+    RecordingRedmine.prefix = ""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), RecordingRedmine)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -81,12 +93,12 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
     tracker.update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
                                 note="hello", note_keys=("k",)))
     tracker.update(note("6"))
-    (line, headers, body, port), (line2, _, _, port2) = RecordingRedmine.seen
+    (line, headers, body, port), (line2, headers2, _, port2) = RecordingRedmine.seen
     assert line == "PUT /issues/5.json HTTP/1.1"
     assert line2 == "PUT /issues/6.json HTTP/1.1"
     assert headers["X-Redmine-API-Key"] == KEY
     assert headers["Content-Type"] == "application/json"
-    assert "Cookie" not in headers
+    assert "Cookie" not in headers2  # Redmine's session cookie is not sent back: the key is enough
     assert json.loads(body) == {"issue": {
         "custom_fields": [{"id": 7, "value": "2026-12-03T10:00:00Z"}], "notes": "hello"}}
     assert port == port2  # the second write reused the connection
@@ -105,19 +117,54 @@ def test_refusals_of_one_issue_are_issue_errors_from_python_redmines_processing(
         tracker.update(note("404"))
     with pytest.raises(IssueError, match=r"issue #422: ValidationError.*Subject"):
         tracker.update(note("422"))
-    tracker.update(note("5"))  # the connection is still good after the error answers
+    tracker.update(note("5"))
     assert [seen[0] for seen in RecordingRedmine.seen] == [
         "PUT /issues/404.json HTTP/1.1", "PUT /issues/422.json HTTP/1.1",
         "PUT /issues/5.json HTTP/1.1",
     ]
+    # Each error answer was read to its end, so its connection served the next write.
+    assert len({seen[3] for seen in RecordingRedmine.seen}) == 1
+    assert tracker.requests_made == 3
+
+
+def test_a_redirected_write_is_an_error_naming_the_address_and_not_sent_on(
+    plain_server: int,
+) -> None:
+    tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
+    with pytest.raises(TrackerError, match=r"redirects writes \(HTTP 301\) to "
+                                           r"https://redmine.example/issues/301.json"):
+        tracker.update(note("301"))
+    tracker.update(note("5"))
+    assert [seen[0] for seen in RecordingRedmine.seen] == [
+        "PUT /issues/301.json HTTP/1.1", "PUT /issues/5.json HTTP/1.1",
+    ]
+    assert len({seen[3] for seen in RecordingRedmine.seen}) == 1
+
+
+def test_a_write_keeps_the_path_redmine_is_served_under(plain_server: int) -> None:
+    RecordingRedmine.prefix = "/redmine"
+    tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}/redmine/", KEY, ("p",), FIELDS)
+    tracker.update(note("5"))
+    assert [seen[0] for seen in RecordingRedmine.seen] == ["PUT /redmine/issues/5.json HTTP/1.1"]
+
+
+def test_a_write_sends_the_credentials_given_in_the_url(plain_server: int) -> None:
+    """A Redmine behind a basic-auth proxy: reads and writes both log in."""
+    tracker = RedmineTracker(f"http://bridge:s3cret@127.0.0.1:{plain_server}", KEY, ("p",),
+                             FIELDS)
+    tracker.update(note("5"))
+    (line, headers, _, _), = RecordingRedmine.seen
+    assert line == "PUT /issues/5.json HTTP/1.1"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"bridge:s3cret").decode()
+    assert headers["X-Redmine-API-Key"] == KEY
 
 
 def test_a_write_goes_through_the_proxy_from_the_environment(
     plain_server: int, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    for variable in ("http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{plain_server}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     # No such host: only the proxy can deliver the write.
     tracker = RedmineTracker("http://redmine.invalid", KEY, ("p",), FIELDS)
     tracker.update(note("5"))
