@@ -6,6 +6,7 @@ import gc
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from slabridge.adapters.jira import JiraTracker
 from slabridge.adapters.notify_email import EmailNotifier
@@ -32,6 +33,9 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
             "tracker", config.source.files[-1] if config.source.files else None,
         )])
     url = expand_env(settings.url, ("tracker", "url"), config.source, environ)
+    # A password in the URL (a Redmine behind a basic-auth proxy) is a secret too: the URL
+    # names the tracker in messages and log lines.
+    register_secret(urlsplit(url).password)
     if settings.api_key is None:
         raise ConfigError([config.source.problem("api_key is required", ("tracker", "api_key"))])
     api_key = expand_env(settings.api_key, ("tracker", "api_key"), config.source, environ)

@@ -26,7 +26,7 @@ from slabridge.domain.model import (
 )
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import IssueError, TrackerUnavailableError
-from slabridge.logs import REDACTED, configure
+from slabridge.logs import REDACTED, configure, scrub_text
 from slabridge.service import Syncer
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -225,6 +225,20 @@ def test_registered_secrets_never_rendered(
             f"HTTP 422 for {REDACTED}?key={REDACTED} (password {REDACTED})"
         )
         assert "IssueError: HTTP 422 for ***" in entries["cycle_failed"]["traceback"]
+
+
+def test_a_password_in_the_tracker_url_is_a_secret(tmp_path: Path) -> None:
+    """A Redmine behind a basic-auth proxy: the password in the URL is masked wherever the
+    URL names the tracker."""
+    path = tmp_path / "slabridge.yaml"
+    path.write_text(CONFIG.replace("url: http://127.0.0.1:9",
+                                   "url: http://bridge:url-pa55word@127.0.0.1:9"),
+                    encoding="utf-8")
+    tracker = build_tracker(load_config(path), ENVIRON)
+    assert "url-pa55word" in tracker.name
+    assert scrub_text(f"Redmine at {tracker.name} is down") == (
+        f"Redmine at http://bridge:{REDACTED}@127.0.0.1:9 is down"
+    )
 
 
 def _raise_with_key() -> None:
