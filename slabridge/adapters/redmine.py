@@ -348,9 +348,9 @@ class RedmineTracker:
                 return orjson.loads(response.content)
         return engine.process_response(response)
 
-    def _put_json(self, path: str, document: Mapping[str, Any]) -> None:
-        """PUT a JSON document, as python-redmine's issue.update does (its values are plain
-        JSON here), with errors raised by python-redmine's own processing.
+    def _put_json(self, key: str, document: Mapping[str, Any]) -> None:
+        """PUT a JSON document to an issue, as python-redmine's issue.update does (its values
+        are plain JSON here), with errors raised by python-redmine's own processing.
 
         Sent through requests' connection pool for this Redmine but not through the session:
         see _send_put. Redmine answers a successful PUT with 204. A redirect is an error
@@ -358,6 +358,7 @@ class RedmineTracker:
         200 login page from a proxy, an error) becomes requests' response, read in full,
         and goes to python-redmine to judge, as issue.update would have.
         """
+        path = f"/issues/{int(key)}.json"
         body = orjson.dumps(document)
         answer = self._send_put(path, body)
         self.requests_made += 1
@@ -371,8 +372,9 @@ class RedmineTracker:
         _ = response.content  # read, so the connection goes back to the pool
         if response.is_redirect:
             raise TrackerError(
-                f"Redmine at {self.name} redirects writes (HTTP {response.status_code}) to "
-                f"{response.headers.get('Location', '?')}: set tracker.url to that address"
+                f"issue #{key}: Redmine at {self.name} redirects writes (HTTP "
+                f"{response.status_code}) to {response.headers.get('Location', '?')}: set "
+                "tracker.url to that address"
             )
         self._redmine.engine.process_response(response)
 
@@ -430,6 +432,9 @@ class RedmineTracker:
         # The path with Redmine's own prefix (/redmine/issues.json), or the whole URL
         # without credentials when a plain-HTTP proxy forwards it.
         target = adapter.request_url(template, session.proxies)
+        if not target.endswith("/issues.json"):
+            raise TrackerError(f"cannot tell where to send writes for {self.name}: requests "
+                               f"would send them to {target}")
         headers = {name: value for name, value in template.headers.items()
                    if name.lower() not in ("cookie", "content-length")}
         self._channel = _WriteChannel(
@@ -591,8 +596,7 @@ class RedmineTracker:
         if update.priority:
             payload["priority_id"] = self._priority_id(update.priority, update.ticket_key)
         if payload:
-            self.call(lambda: self._put_json(f"/issues/{int(update.ticket_key)}.json",
-                                             {"issue": payload}),
+            self.call(lambda: self._put_json(update.ticket_key, {"issue": payload}),
                       issue=update.ticket_key)
         for person in update.watchers:
             user_id = self._user_id_of(person, update.ticket_key)

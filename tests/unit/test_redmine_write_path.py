@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import ssl
 import threading
@@ -56,6 +57,9 @@ class RecordingRedmine(BaseHTTPRequestHandler):
         else:
             self._reply(204, None)
 
+    def do_GET(self) -> None:
+        self._reply(200, json.dumps({"issues": [], "total_count": 0}).encode())
+
     def _reply(self, status: int, body: bytes | None, location: str | None = None) -> None:
         self.send_response(status)
         self.send_header("Set-Cookie", "_redmine_session=abc; path=/; HttpOnly")
@@ -90,6 +94,8 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
 ) -> None:
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
     tracker._field_ids = {"SLA response due": 7}
+    tracker._get_json("/issues.json", {})  # a read, as every cycle starts: a cookie comes back
+    assert "_redmine_session" in tracker._redmine.engine.session.cookies
     tracker.update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
                                 note="hello", note_keys=("k",)))
     tracker.update(note("6"))
@@ -98,11 +104,12 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
     assert line2 == "PUT /issues/6.json HTTP/1.1"
     assert headers["X-Redmine-API-Key"] == KEY
     assert headers["Content-Type"] == "application/json"
-    assert "Cookie" not in headers2  # Redmine's session cookie is not sent back: the key is enough
+    assert "Cookie" not in headers  # no cookie goes back: the API key is enough
+    assert "Cookie" not in headers2
     assert json.loads(body) == {"issue": {
         "custom_fields": [{"id": 7, "value": "2026-12-03T10:00:00Z"}], "notes": "hello"}}
     assert port == port2  # the second write reused the connection
-    assert tracker.requests_made == 2
+    assert tracker.requests_made == 3  # the read and both writes
     # The server's clock, for the next watermark (see RedmineTracker._note_listing_start).
     assert tracker._last_date is not None
     answered = parsedate_to_datetime(tracker._last_date)
@@ -131,8 +138,8 @@ def test_a_redirected_write_is_an_error_naming_the_address_and_not_sent_on(
     plain_server: int,
 ) -> None:
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
-    with pytest.raises(TrackerError, match=r"redirects writes \(HTTP 301\) to "
-                                           r"https://redmine.example/issues/301.json"):
+    with pytest.raises(TrackerError, match=r"issue #301: .* redirects writes \(HTTP 301\) "
+                                           r"to https://redmine.example/issues/301.json"):
         tracker.update(note("301"))
     tracker.update(note("5"))
     assert [seen[0] for seen in RecordingRedmine.seen] == [
@@ -173,22 +180,58 @@ def test_a_write_goes_through_the_proxy_from_the_environment(
     assert headers["X-Redmine-API-Key"] == KEY
 
 
+def serve_tls(handler: type[BaseHTTPRequestHandler], bundle: Path) -> ThreadingHTTPServer:
+    """`handler` as an HTTPS server on loopback, its certificate from a throwaway CA whose
+    certificate is written to `bundle`."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    authority.cert_pem.write_to_path(str(bundle))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """An HTTPS Redmine on loopback with a certificate from a throwaway CA."""
     RecordingRedmine.seen = []
-    authority = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
     bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RecordingRedmine)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd = serve_tls(RecordingRedmine, bundle)
     yield httpd.server_address[1], bundle
     httpd.shutdown()
     httpd.server_close()
+
+
+class GarblingRedmine(RecordingRedmine):
+    """Reads the whole PUT, then answers with bytes that are not TLS: the client's TLS layer
+    fails after the write reached the server."""
+
+    def do_PUT(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.seen.append((self.requestline, dict(self.headers), body, self.client_address[1]))
+        os.write(self.connection.fileno(), b"HTTP/1.1 204 No Content\r\n\r\n")
+        self.close_connection = True
+
+
+def test_a_write_that_reached_redmine_is_not_sent_again_after_a_tls_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    RecordingRedmine.seen = []
+    bundle = tmp_path / "ca.pem"
+    httpd = serve_tls(GarblingRedmine, bundle)
+    try:
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        tracker = RedmineTracker(f"https://127.0.0.1:{httpd.server_address[1]}", KEY, ("p",),
+                                 FIELDS, retries=3)
+        with pytest.raises(TrackerUnavailableError, match=r"issue #5: Redmine unavailable"):
+            tracker.update(note("5"))
+        assert [seen[0] for seen in RecordingRedmine.seen] == ["PUT /issues/5.json HTTP/1.1"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_a_write_verifies_tls_against_the_ca_bundle_from_the_environment(
