@@ -112,40 +112,32 @@ class HttpMeter:
 
     def __init__(self, session: requests.Session, writes_of: Any = None) -> None:
         self.calls: list[HttpCall] = []
-        original = session.request
+        setattr(session, "request", self._timed(  # noqa: B010 - mypy refuses assigning a method
+            session.request,
+            lambda response: request_kind(str(response.request.method),
+                                          str(response.request.url))))
+        if writes_of is not None:
+            setattr(writes_of, "_send_put",  # noqa: B010
+                    self._timed(writes_of._send_put, lambda _: "write"))
 
-        @wraps(original)
-        def timed(method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+    def _timed(self, call: Callable[..., R], kind_of: Callable[[R], str]) -> Callable[..., R]:
+        """`call`, recording each use as an HttpCall of the kind `kind_of` its answer."""
+
+        @wraps(call)
+        def timed(*args: Any, **kwargs: Any) -> R:
             started, cpu_started = time.perf_counter(), time.thread_time()
             kind = "failed"
             try:
-                response = original(method, url, *args, **kwargs)
-                kind = request_kind(str(response.request.method), str(response.request.url))
-                return response
+                answer = call(*args, **kwargs)
+                kind = kind_of(answer)
+                return answer
             finally:
                 # The CPU clock first: reading it is a system call (about 10 us after a
                 # wait), the meter's own cost, so it goes in the HTTP time, not in slabridge's.
                 cpu_seconds = time.thread_time() - cpu_started
                 self.calls.append(HttpCall(kind, time.perf_counter() - started, cpu_seconds))
 
-        setattr(session, "request", timed)  # noqa: B010 - mypy refuses assigning to a method
-        if writes_of is not None:
-            send_put = writes_of._send_put
-
-            @wraps(send_put)
-            def timed_put(path: str, body: bytes) -> Any:
-                started, cpu_started = time.perf_counter(), time.thread_time()
-                kind = "failed"
-                try:
-                    answer = send_put(path, body)
-                    kind = "write"
-                    return answer
-                finally:
-                    cpu_seconds = time.thread_time() - cpu_started
-                    self.calls.append(HttpCall(kind, time.perf_counter() - started,
-                                               cpu_seconds))
-
-            setattr(writes_of, "_send_put", timed_put)  # noqa: B010
+        return timed
 
     def mark(self) -> int:
         """A position to measure from."""

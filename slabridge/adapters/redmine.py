@@ -187,8 +187,12 @@ class RedmineTracker:
         self._channel: _WriteChannel | None = None
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._answered(response.headers)
+
+    def _answered(self, headers: Mapping[str, str]) -> None:
+        """Count an answer from Redmine and keep its clock (see _note_listing_start)."""
         self.requests_made += 1
-        self._last_date = response.headers.get("Date")
+        self._last_date = headers.get("Date")
 
     # --- error mapping -------------------------------------------------------------------
 
@@ -361,8 +365,7 @@ class RedmineTracker:
         path = f"/issues/{int(key)}.json"
         body = orjson.dumps(document)
         answer = self._send_put(path, body)
-        self.requests_made += 1
-        self._last_date = answer.headers.get("Date")
+        self._answered(answer.headers)
         if answer.status == HTTPStatus.NO_CONTENT:
             return
         channel = self._write_channel()
