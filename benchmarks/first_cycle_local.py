@@ -23,8 +23,9 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,7 @@ class FakeRedmine:
         # What prepare() would have read from Redmine.
         self.adapter._project_names = {1: "bench"}
         self.adapter._default_status = {"Bug": "New"}
+        self.adapter._field_ids = {name: number for number, name in enumerate(CUSTOM, 1)}
         self.name = self.adapter.name
         self.writes = 0
 
@@ -115,6 +117,11 @@ class FakeRedmine:
 
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
         raise AssertionError("not used by a cycle")
+
+    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        """The adapter's own preparation (ids, encoded body); the write itself is faked."""
+        self.adapter.prepare_update(update)
+        return partial(self.update, update)
 
     def update(self, update: TicketUpdate) -> None:
         self.writes += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -45,6 +45,14 @@ class Tracker(Protocol):
 
     def update(self, update: TicketUpdate) -> None:
         """Write changed fields, at most one note, and the escalation's tracker actions."""
+        ...
+
+    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        """The update as a write ready to send (calling it writes, as `update` would).
+
+        What needs no answer from the tracker is done here: looked up, checked, encoded.
+        The sync cycle prepares a batch of writes in one go and then only sends them.
+        """
         ...
 
     def current_sprint(self, project: str) -> Sprint | None:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -445,6 +446,10 @@ class JiraTracker:
         if mentions:
             document = _with_mentions(document, mentions)
         return document
+
+    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        """The update, sent as a whole by `update` (see Tracker.prepare_update)."""
+        return partial(self.update, update)
 
     def update(self, update: TicketUpdate) -> None:
         """Custom fields, priority and comment in one PUT; or the issue property and the

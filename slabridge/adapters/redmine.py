@@ -9,6 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from http import HTTPStatus
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -352,9 +353,10 @@ class RedmineTracker:
                 return orjson.loads(response.content)
         return engine.process_response(response)
 
-    def _put_json(self, key: str, document: Mapping[str, Any]) -> None:
-        """PUT a JSON document to an issue, as python-redmine's issue.update does (its values
-        are plain JSON here), with errors raised by python-redmine's own processing.
+    def _put_body(self, key: str, body: bytes) -> None:
+        """PUT an encoded JSON document to an issue, as python-redmine's issue.update does
+        (its values are plain JSON here), with errors raised by python-redmine's own
+        processing.
 
         Sent through requests' connection pool for this Redmine but not through the session:
         see _send_put. Redmine answers a successful PUT with 204. A redirect is an error
@@ -363,7 +365,6 @@ class RedmineTracker:
         and goes to python-redmine to judge, as issue.update would have.
         """
         path = f"/issues/{int(key)}.json"
-        body = orjson.dumps(document)
         answer = self._send_put(path, body)
         self._answered(answer.headers)
         if answer.status == HTTPStatus.NO_CONTENT:
@@ -576,6 +577,11 @@ class RedmineTracker:
 
     def update(self, update: TicketUpdate) -> None:
         """Fields, note, version, assignee and priority in one PUT (one journal entry)."""
+        self.prepare_update(update)()
+
+    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        """The update as a write ready to send: ids looked up, body encoded (see Tracker)."""
+        key = update.ticket_key
         custom_fields = []
         for role, value in update.fields.items():
             name = self._field_names.get(role)
@@ -583,7 +589,7 @@ class RedmineTracker:
                 continue
             if name not in self._field_ids:
                 raise IssueError(
-                    f"issue #{update.ticket_key}: custom field {name!r} is not available "
+                    f"issue #{key}: custom field {name!r} is not available "
                     "(missing, or not enabled for this project or tracker)"
                 )
             custom_fields.append({"id": self._field_ids[name], "value": value})
@@ -595,18 +601,27 @@ class RedmineTracker:
         if update.sprint is not None:
             payload["fixed_version_id"] = int(update.sprint.id)
         if update.assignee:
-            payload["assigned_to_id"] = self._user_id_of(update.assignee, update.ticket_key)
+            payload["assigned_to_id"] = self._user_id_of(update.assignee, key)
         if update.priority:
-            payload["priority_id"] = self._priority_id(update.priority, update.ticket_key)
-        if payload:
-            self.call(lambda: self._put_json(update.ticket_key, {"issue": payload}),
-                      issue=update.ticket_key)
-        for person in update.watchers:
-            user_id = self._user_id_of(person, update.ticket_key)
-            self.call(lambda user_id=user_id: self._redmine.engine.request(  # type: ignore[misc]
-                "post", f"{self.name}/issues/{int(update.ticket_key)}/watchers.json",
-                data={"user_id": user_id},
-            ), issue=update.ticket_key)
+            payload["priority_id"] = self._priority_id(update.priority, key)
+        body = orjson.dumps({"issue": payload}) if payload else None
+        put = partial(self.call, partial(self._put_body, key, body), key) if body else None
+        if put is not None and not update.watchers:
+            return put  # the usual write: one PUT
+
+        def send() -> None:
+            if put is not None:
+                put()
+            # Watchers after the PUT, looked up only then: an unknown login must not keep
+            # the fields and the note from being written.
+            for person in update.watchers:
+                user_id = self._user_id_of(person, key)
+                self.call(lambda user_id=user_id: self._redmine.engine.request(  # type: ignore[misc]
+                    "post", f"{self.name}/issues/{int(key)}/watchers.json",
+                    data={"user_id": user_id},
+                ), issue=key)
+
+        return send
 
     def _user_id_of(self, person: str, issue: str) -> int:
         """A user id from an id or a login (logins need an administrator's key)."""

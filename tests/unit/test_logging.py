@@ -6,8 +6,9 @@ import io
 import json
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +345,9 @@ class FakeTracker:
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
         """Not used by a cycle: a call is a test failure."""
         raise AssertionError("not used by a cycle")
+
+    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        return partial(self.update, update)
 
     def update(self, update: TicketUpdate) -> None:
         """Rejects the write with the key in the message."""

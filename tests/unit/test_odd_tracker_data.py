@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from slabridge.adapters.state_sqlite import SqliteStateStore
@@ -43,6 +44,9 @@ class OddTracker:
 
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
         return next(t for t in self.tickets if t.key == key), Journal("New")
+
+    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        return partial(self.update, update)
 
     def update(self, update: TicketUpdate) -> None:
         self.updates.append(update)

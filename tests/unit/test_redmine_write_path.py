@@ -58,6 +58,10 @@ class RecordingRedmine(BaseHTTPRequestHandler):
             self._reply(204, None)
 
     def do_GET(self) -> None:
+        self.seen.append((self.requestline, dict(self.headers), b"", self.client_address[1]))
+        if urlsplit(self.path).path.endswith("/users.json"):
+            self._reply(200, json.dumps({"users": [], "total_count": 0}).encode())
+            return
         self._reply(200, json.dumps({"issues": [], "total_count": 0}).encode())
 
     def _reply(self, status: int, body: bytes | None, location: str | None = None) -> None:
@@ -96,6 +100,7 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
     tracker._field_ids = {"SLA response due": 7}
     tracker._get_json("/issues.json", {})  # a read, as every cycle starts: a cookie comes back
     assert "_redmine_session" in tracker._redmine.engine.session.cookies
+    RecordingRedmine.seen.clear()
     tracker.update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
                                 note="hello", note_keys=("k",)))
     tracker.update(note("6"))
@@ -269,3 +274,35 @@ def test_a_write_to_a_redmine_that_is_down_leaves_the_issue_for_the_next_cycle()
     tracker = RedmineTracker(f"http://127.0.0.1:{port}", KEY, ("p",), FIELDS, retries=1)
     with pytest.raises(TrackerUnavailableError, match=r"issue #5: Redmine unavailable"):
         tracker.update(note("5"))
+
+
+def test_a_prepared_write_is_checked_and_encoded_at_once_and_sent_only_when_called(
+    plain_server: int,
+) -> None:
+    tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
+    tracker._field_ids = {"SLA response due": 7}
+    send = tracker.prepare_update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
+                                               note="hello", note_keys=("k",)))
+    assert RecordingRedmine.seen == []
+    send()
+    [(line, _, body, _)] = RecordingRedmine.seen
+    assert line == "PUT /issues/5.json HTTP/1.1"
+    assert json.loads(body) == {"issue": {
+        "custom_fields": [{"id": 7, "value": "2026-12-03T10:00:00Z"}], "notes": "hello"}}
+    tracker._field_ids = {}  # the field is not enabled for the issue's project
+    with pytest.raises(IssueError, match="custom field 'SLA response due' is not available"):
+        tracker.prepare_update(TicketUpdate("6", {"response_due": "2026-12-03T10:00:00Z"}))
+    assert len(RecordingRedmine.seen) == 1  # nothing more was sent
+
+
+def test_an_unknown_watcher_does_not_keep_the_fields_and_note_from_being_written(
+    plain_server: int,
+) -> None:
+    tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
+    send = tracker.prepare_update(TicketUpdate("5", {}, note="hello", note_keys=("k",),
+                                               watchers=("nobody",)))
+    assert RecordingRedmine.seen == []  # the watcher is looked up after the PUT, not before
+    with pytest.raises(IssueError, match="no Redmine user with login 'nobody'"):
+        send()
+    assert [line for line, *_ in RecordingRedmine.seen] == [
+        "PUT /issues/5.json HTTP/1.1", "GET /users.json?name=nobody&limit=100 HTTP/1.1"]

@@ -4,9 +4,10 @@ cycle leaking into the next."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,9 @@ class Tracker(OddTracker):
 
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
         return self.issues[key], self.journal(key)
+
+    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        return partial(self.update, update)
 
     def update(self, update: TicketUpdate) -> None:
         if self.fail_update is not None:
