@@ -455,3 +455,29 @@ def test_sync_cycle_logs_tracker_errors_without_the_key(
         assert f"?key={REDACTED}&include=journals" in failed["2"]["error"]
         (done,) = [e for e in entries if e["event"] == "cycle_done"]
         assert (done["errors"], done["seen"]) == (2, 2)
+
+
+def test_each_write_is_logged_at_info_and_the_level_is_read_at_every_cycle(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """`issue_updated` per write at INFO (the daemon's default); none at WARNING (`sync`'s),
+    where the line is not even built; a level changed between cycles applies."""
+    from slabridge.adapters.state_sqlite import SqliteStateStore
+    from tests.unit.test_odd_tracker_data import NOW as ODD_NOW
+    from tests.unit.test_odd_tracker_data import OddTracker
+    from tests.unit.test_odd_tracker_data import ticket as odd_ticket
+
+    example = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+    tracker = OddTracker([odd_ticket("1"), odd_ticket("2")])
+    syncer = Syncer(tracker, SqliteStateStore(tmp_path / "s.sqlite3"), example.rules(),
+                    timedelta(seconds=30))
+    stream = use_stderr(monkeypatch, tty=False)
+    configure(json_output=True, level="WARNING")
+    assert syncer.cycle(ODD_NOW).writes == 2
+    assert "issue_updated" not in stream.getvalue()
+    tracker.tickets = [odd_ticket("3"), odd_ticket("4", priority="Low")]
+    configure(json_output=True, level="INFO")
+    assert syncer.cycle(ODD_NOW).writes == 2
+    updated = [e for e in json_lines(stream) if e["event"] == "issue_updated"]
+    assert [(e["issue"], e["level"]) for e in updated] == [("3", "info"), ("4", "info")]
+    assert "sla_class" in updated[0]["fields"]
