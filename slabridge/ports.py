@@ -50,8 +50,9 @@ class Tracker(Protocol):
     def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
         """The update as a write ready to send (calling it writes, as `update` would).
 
-        What needs no answer from the tracker is done here: looked up, checked, encoded.
-        The sync cycle prepares a batch of writes in one go and then only sends them.
+        What can be done before sending is done here (ids looked up, values checked, the
+        body encoded), and may raise as `update` would. The sync cycle prepares a batch
+        of writes with its decisions and then only sends them.
         """
         ...
 

@@ -8,7 +8,8 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 import structlog
 
@@ -207,9 +208,10 @@ class Syncer:
                     else:
                         if write is not None:
                             writes.append(write)
-                # The last batch's records are stored now, while the interpreter is warm
-                # from deciding, not after its last slow write: nothing is written to the
-                # tracker in between, so what a crash can lose is the same.
+                # The previous batch's written records (and this batch's that need no
+                # write) are stored now, while the interpreter is warm from deciding, not
+                # after the last slow write: nothing is written to the tracker in between,
+                # and a crash before is covered by the note marker, as during the writes.
                 self._flush_records(report)
                 for write in writes:
                     if stopped or should_stop():
@@ -395,12 +397,24 @@ class Syncer:
                 return None
             # Prepared now, with the batch's decisions: between two slow writes the
             # interpreter is cold, so what runs there is kept to sending.
-            return _Write(ticket, record, new_record, update, done,
-                          self.tracker.prepare_update(update))
+            return _Write(ticket, record, new_record, update, done, self._prepare(update))
         if not dry_run and new_record != record:
             # Unchanged records are not written again: a steady cycle writes nothing at all.
             self._store_later(new_record)
         return None
+
+    def _prepare(self, update: TicketUpdate) -> Callable[[], None]:
+        """The tracker's prepared write; one that cannot be prepared fails when it is sent.
+
+        So it costs what a failed write costs and no more: the update's notifications,
+        sent just before its write, still go out. An auth error ends the cycle at once.
+        """
+        try:
+            return self.tracker.prepare_update(update)
+        except TrackerAuthError:
+            raise
+        except Exception as error:
+            return partial(_fail, error)
 
     def _write(self, write: _Write, report: SyncReport) -> None:
         """Notify, update the issue, and keep what was done for the next stored batch."""
@@ -504,6 +518,11 @@ class Syncer:
             report.notifications += 1
             self._log.info("notified", issue=update.ticket_key, channel=notification.channel)
         return done
+
+
+def _fail(error: Exception) -> NoReturn:
+    """Raise an error kept for later (see Syncer._prepare)."""
+    raise error
 
 
 def next_check(decision: Decision, rules: Rules) -> datetime | None:

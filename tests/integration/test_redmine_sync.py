@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,14 +127,20 @@ def test_issue_deleted_between_listing_and_writing(
     doomed = admin.make_issue(acme, "Will vanish", priority="Urgent")
     kept = admin.make_issue(acme, "Stays", priority="Urgent")
     sync = syncer(workspace, monkeypatch)
-    real_update = sync.tracker.update
+    real_prepare = sync.tracker.prepare_update
 
-    def delete_then_update(update: TicketUpdate) -> None:
-        if update.ticket_key == str(doomed):
+    def delete_before_sending(update: TicketUpdate) -> Callable[[], None]:
+        send = real_prepare(update)  # decided and prepared while the issue still exists
+        if update.ticket_key != str(doomed):
+            return send
+
+        def delete_then_send() -> None:
             admin.delete(doomed)
-        real_update(update)
+            send()
 
-    monkeypatch.setattr(sync.tracker, "update", delete_then_update)
+        return delete_then_send
+
+    monkeypatch.setattr(sync.tracker, "prepare_update", delete_before_sending)
     report = sync.cycle(datetime.now(UTC))
     assert report.errors == 1
     assert [p for p in report.problems if p.startswith("issue #")] == [

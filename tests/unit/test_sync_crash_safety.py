@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from slabridge import service
 from slabridge.adapters.state_sqlite import SqliteStateStore
 from slabridge.config import load_config
 from slabridge.domain.annotations import note_keys_in
@@ -22,7 +23,7 @@ from slabridge.domain.model import (
     TicketFacts,
 )
 from slabridge.domain.plan import Notification, TicketUpdate
-from slabridge.errors import TrackerAuthError, TrackerError
+from slabridge.errors import IssueError, TrackerAuthError, TrackerError, TrackerUnavailableError
 from slabridge.service import Syncer
 from tests.conftest import vienna
 from tests.unit.test_escalation import config
@@ -44,6 +45,7 @@ class Tracker(OddTracker):
         self.issues = {t.key: t for t in tickets}
         self.notes: dict[str, list[str]] = {}
         self.fail_update: BaseException | None = None
+        self.fail_prepare: dict[str, BaseException] = {}
         self.fail_journal_for: str | None = None
         self.clock = vienna(2026, 11, 23, 9)
 
@@ -60,6 +62,9 @@ class Tracker(OddTracker):
         return self.issues[key], self.journal(key)
 
     def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
+        failure = self.fail_prepare.get(update.ticket_key)
+        if failure is not None:  # a field not enabled, a lookup that failed, a kill
+            raise failure
         return partial(self.update, update)
 
     def update(self, update: TicketUpdate) -> None:
@@ -178,3 +183,66 @@ def test_a_lone_surrogate_in_a_subject_is_stored(tmp_path: Path) -> None:
     assert report.errors == 0
     stored = store.get(tracker.name, "1")
     assert stored is not None and stored.ticket.subject == "broken \ud83d"
+
+
+def test_a_write_that_cannot_be_prepared_still_notifies_once_and_comes_later(
+    tmp_path: Path,
+) -> None:
+    """As when the write itself fails: the escalation goes out, the issue is retried."""
+    tracker, _, syncer, chat = setup(tmp_path)
+    tracker.fail_prepare["7"] = IssueError("issue #7: custom field 'SLA status' is not "
+                                           "available")
+    report = syncer.cycle(vienna(2026, 11, 23, 12, 1))  # at risk: chat, then the write
+    assert report.errors == 1 and report.writes == 0
+    assert report.problems == ["issue #7: custom field 'SLA status' is not available"]
+    assert len(chat.sent) == 1
+    assert tracker.issues["7"].sla_fields["sla_status"] == "running"
+    del tracker.fail_prepare["7"]
+    assert syncer.cycle(vienna(2026, 11, 23, 12, 2)).writes == 1
+    assert tracker.issues["7"].sla_fields["sla_status"] == "at_risk"
+    assert len(chat.sent) == 1
+
+
+def two_issues_one_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
+    Tracker, SqliteStateStore, Syncer,
+]:
+    """Issues 1 and 2, new, critical; batches of one, so issue 2 is decided after 1's write."""
+    monkeypatch.setattr(service, "DECISIONS_PER_BATCH", 1)
+    tracker = Tracker([odd_ticket("1"), odd_ticket("2")])
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    rules = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml").rules()
+    return tracker, store, Syncer(tracker, store, rules, timedelta(seconds=30))
+
+
+def test_a_write_that_cannot_be_prepared_costs_only_its_own_issue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracker, store, syncer = two_issues_one_per_batch(tmp_path, monkeypatch)
+    tracker.fail_prepare["1"] = TrackerUnavailableError("https://fake.example: HTTP 503")
+    report = syncer.cycle(NOW)
+    assert (report.writes, report.errors) == (1, 1)
+    assert list(tracker.notes) == ["2"]
+    retry = store.get(tracker.name, "1")
+    assert retry is not None and retry.next_check is not None and retry.next_check <= NOW
+    del tracker.fail_prepare["1"]
+    assert syncer.cycle(NOW + timedelta(minutes=1)).writes == 1
+    assert {key: len(notes) for key, notes in tracker.notes.items()} == {"1": 1, "2": 1}
+
+
+def test_an_auth_error_while_preparing_the_next_batch_stores_what_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 1 is written; the key is revoked while issue 2's write is prepared, before
+    issue 1's record would be stored with the next batch: it is stored on the way out, and
+    the next run writes issue 2 and leaves issue 1 alone. (A kill -9 there loses the
+    record: the note marker covers that, tests/integration/test_redmine_sync.py.)"""
+    tracker, store, syncer = two_issues_one_per_batch(tmp_path, monkeypatch)
+    tracker.fail_prepare["2"] = TrackerAuthError("key revoked")
+    with pytest.raises(TrackerAuthError):
+        syncer.cycle(NOW)
+    assert list(tracker.notes) == ["1"]
+    stored = store.get(tracker.name, "1")
+    assert stored is not None and stored.done_keys
+    del tracker.fail_prepare["2"]
+    assert syncer.cycle(NOW + timedelta(minutes=1)).writes == 1
+    assert {key: len(notes) for key, notes in tracker.notes.items()} == {"1": 1, "2": 1}
