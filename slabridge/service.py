@@ -180,9 +180,10 @@ class Syncer:
         try:
             # In batches of two passes: decide up to DECISIONS_PER_BATCH issues (reading
             # journals where needed) and prepare their writes, then send them. One issue's
-            # failure costs only that issue; an auth error ends the cycle. Decisions run back to
-            # back, not in the gaps between slow writes where the interpreter is cold
-            # again (measured: 7x slower per decision), and none waits long for its write.
+            # failure costs only that issue; an auth error ends the cycle. Decisions run
+            # back to back, not in the gaps between slow writes where the interpreter is
+            # cold again (measured: 7x slower per decision), and none waits long for its
+            # write.
             for first in range(0, len(keys), DECISIONS_PER_BATCH):
                 writes: list[_Write] = []
                 for key in keys[first:first + DECISIONS_PER_BATCH]:
