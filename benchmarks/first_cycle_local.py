@@ -7,8 +7,9 @@ idled between issues.
 
 Each issue is parsed from the JSON Redmine sends for a pristine issue, 100 to a page as
 Redmine lists them (parsed with orjson as the adapter does, then the adapter's own
-`ticket_from`), then classified, evaluated, given its fields and note, and stored, as
-in `benchmarks/redmine_sync.py`'s first cycle; the tracker's writes do nothing. What is
+`ticket_from`), then classified, evaluated, given its fields and note, its write prepared
+by the adapter (ids, encoded body), and stored, as in `benchmarks/redmine_sync.py`'s first
+cycle; sending the writes does nothing. What is
 left is what slabridge itself costs per issue, warm, next to the Redmine benchmark's
 "local" time, which also holds the interpreter's cold start after every slow PUT. With
 `--idle-ms`, local time is the cycle's wall time minus the time measured asleep, and the
@@ -121,9 +122,10 @@ class FakeRedmine:
     def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
         """The adapter's own preparation (ids, encoded body); the write itself is faked."""
         self.adapter.prepare_update(update)
-        return partial(self.update, update)
+        return partial(self.send, update)
 
-    def update(self, update: TicketUpdate) -> None:
+    def send(self, update: TicketUpdate) -> None:
+        """The faked write: counted, and asleep for --idle-ms."""
         self.writes += 1
         if self.idle_seconds:
             started = time.perf_counter()

@@ -43,15 +43,12 @@ class Tracker(Protocol):
         """One issue with its journal, read now."""
         ...
 
-    def update(self, update: TicketUpdate) -> None:
-        """Write changed fields, at most one note, and the escalation's tracker actions."""
-        ...
-
     def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
-        """The update as a write ready to send (calling it writes, as `update` would).
+        """The write of changed fields, at most one note and the escalation's tracker
+        actions, ready to send: calling it writes.
 
         What can be done before sending is done here (ids looked up, values checked, the
-        body encoded), and may raise as `update` would. The sync cycle prepares a batch
+        body encoded), and may raise as the write would. The sync cycle prepares a batch
         of writes with its decisions and then only sends them.
         """
         ...

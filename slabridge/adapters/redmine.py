@@ -353,7 +353,7 @@ class RedmineTracker:
                 return orjson.loads(response.content)
         return engine.process_response(response)
 
-    def _put_body(self, key: str, body: bytes) -> None:
+    def _put_body(self, key: str, path: str, body: bytes) -> None:
         """PUT an encoded JSON document to an issue, as python-redmine's issue.update does
         (its values are plain JSON here), with errors raised by python-redmine's own
         processing.
@@ -364,7 +364,6 @@ class RedmineTracker:
         200 login page from a proxy, an error) becomes requests' response, read in full,
         and goes to python-redmine to judge, as issue.update would have.
         """
-        path = f"/issues/{int(key)}.json"
         answer = self._send_put(path, body)
         self._answered(answer.headers)
         if answer.status == HTTPStatus.NO_CONTENT:
@@ -575,12 +574,9 @@ class RedmineTracker:
 
     # --- writing -------------------------------------------------------------------------
 
-    def update(self, update: TicketUpdate) -> None:
-        """Fields, note, version, assignee and priority in one PUT (one journal entry)."""
-        self.prepare_update(update)()
-
     def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
-        """The update as a write ready to send: ids looked up, body encoded (see Tracker)."""
+        """Fields, note, version, assignee and priority in one PUT (one journal entry),
+        ready to send: ids looked up, body encoded (see Tracker); watchers after it."""
         key = update.ticket_key
         custom_fields = []
         for role, value in update.fields.items():
@@ -605,7 +601,8 @@ class RedmineTracker:
         if update.priority:
             payload["priority_id"] = self._priority_id(update.priority, key)
         body = orjson.dumps({"issue": payload}) if payload else None
-        put = partial(self.call, partial(self._put_body, key, body), key) if body else None
+        path = f"/issues/{int(key)}.json"
+        put = partial(self.call, partial(self._put_body, key, path, body), key) if body else None
         if put is not None and not update.watchers:
             return put  # the usual write: one PUT
 

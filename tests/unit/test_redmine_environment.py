@@ -72,5 +72,5 @@ def test_a_write_that_gets_no_answer_times_out_and_is_not_sent_again(silent_port
                             timeout=0.5, retries=3)
     started = time.monotonic()
     with pytest.raises(TrackerUnavailableError, match=r"issue #5: .*Timeout"):
-        silent.update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))
+        silent.prepare_update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))()
     assert time.monotonic() - started < 1.5  # one attempt: a sent write is not retried

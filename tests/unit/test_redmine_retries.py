@@ -87,7 +87,7 @@ def test_writes_are_not_retried(server: str) -> None:
     """A failed PUT is sent once: it may have been applied, the next cycle checks."""
     tracker = RedmineTracker(server, "k" * 40, ("p",), {}, retries=3)
     with pytest.raises(TrackerUnavailableError):
-        tracker.update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))
+        tracker.prepare_update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))()
     assert FlakyRedmine.seen["PUT"] == 1
 
 
@@ -120,9 +120,9 @@ def test_a_write_answered_by_a_login_page_is_no_success() -> None:
     try:
         tracker = RedmineTracker(f"http://127.0.0.1:{httpd.server_address[1]}", "k" * 40,
                                  ("p",), {})
-        tracker.update(TicketUpdate("204", {}, note="hello", note_keys=("k",)))
+        tracker.prepare_update(TicketUpdate("204", {}, note="hello", note_keys=("k",)))()
         with pytest.raises(SlabridgeError, match="issue #5"):
-            tracker.update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))
+            tracker.prepare_update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))()
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -101,9 +101,9 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
     tracker._get_json("/issues.json", {})  # a read, as every cycle starts: a cookie comes back
     assert "_redmine_session" in tracker._redmine.engine.session.cookies
     RecordingRedmine.seen.clear()
-    tracker.update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
-                                note="hello", note_keys=("k",)))
-    tracker.update(note("6"))
+    tracker.prepare_update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
+                                        note="hello", note_keys=("k",)))()
+    tracker.prepare_update(note("6"))()
     (line, headers, body, port), (line2, headers2, _, port2) = RecordingRedmine.seen
     assert line == "PUT /issues/5.json HTTP/1.1"
     assert line2 == "PUT /issues/6.json HTTP/1.1"
@@ -126,10 +126,10 @@ def test_refusals_of_one_issue_are_issue_errors_from_python_redmines_processing(
 ) -> None:
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
     with pytest.raises(IssueError, match=r"issue #404: ResourceNotFoundError"):
-        tracker.update(note("404"))
+        tracker.prepare_update(note("404"))()
     with pytest.raises(IssueError, match=r"issue #422: ValidationError.*Subject"):
-        tracker.update(note("422"))
-    tracker.update(note("5"))
+        tracker.prepare_update(note("422"))()
+    tracker.prepare_update(note("5"))()
     assert [seen[0] for seen in RecordingRedmine.seen] == [
         "PUT /issues/404.json HTTP/1.1", "PUT /issues/422.json HTTP/1.1",
         "PUT /issues/5.json HTTP/1.1",
@@ -145,8 +145,8 @@ def test_a_redirected_write_is_an_error_naming_the_address_and_not_sent_on(
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
     with pytest.raises(TrackerError, match=r"issue #301: .* redirects writes \(HTTP 301\) "
                                            r"to https://redmine.example/issues/301.json"):
-        tracker.update(note("301"))
-    tracker.update(note("5"))
+        tracker.prepare_update(note("301"))()
+    tracker.prepare_update(note("5"))()
     assert [seen[0] for seen in RecordingRedmine.seen] == [
         "PUT /issues/301.json HTTP/1.1", "PUT /issues/5.json HTTP/1.1",
     ]
@@ -156,7 +156,7 @@ def test_a_redirected_write_is_an_error_naming_the_address_and_not_sent_on(
 def test_a_write_keeps_the_path_redmine_is_served_under(plain_server: int) -> None:
     RecordingRedmine.prefix = "/redmine"
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}/redmine/", KEY, ("p",), FIELDS)
-    tracker.update(note("5"))
+    tracker.prepare_update(note("5"))()
     assert [seen[0] for seen in RecordingRedmine.seen] == ["PUT /redmine/issues/5.json HTTP/1.1"]
 
 
@@ -164,7 +164,7 @@ def test_a_write_sends_the_credentials_given_in_the_url(plain_server: int) -> No
     """A Redmine behind a basic-auth proxy: reads and writes both log in."""
     tracker = RedmineTracker(f"http://bridge:s3cret@127.0.0.1:{plain_server}", KEY, ("p",),
                              FIELDS)
-    tracker.update(note("5"))
+    tracker.prepare_update(note("5"))()
     (line, headers, _, _), = RecordingRedmine.seen
     assert line == "PUT /issues/5.json HTTP/1.1"
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"bridge:s3cret").decode()
@@ -179,7 +179,7 @@ def test_a_write_goes_through_the_proxy_from_the_environment(
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{plain_server}")
     # No such host: only the proxy can deliver the write.
     tracker = RedmineTracker("http://redmine.invalid", KEY, ("p",), FIELDS)
-    tracker.update(note("5"))
+    tracker.prepare_update(note("5"))()
     (line, headers, _, _), = RecordingRedmine.seen
     assert line == "PUT http://redmine.invalid/issues/5.json HTTP/1.1"
     assert headers["X-Redmine-API-Key"] == KEY
@@ -232,7 +232,7 @@ def test_a_write_that_reached_redmine_is_not_sent_again_after_a_tls_error(
         tracker = RedmineTracker(f"https://127.0.0.1:{httpd.server_address[1]}", KEY, ("p",),
                                  FIELDS, retries=3)
         with pytest.raises(TrackerUnavailableError, match=r"issue #5: Redmine unavailable"):
-            tracker.update(note("5"))
+            tracker.prepare_update(note("5"))()
         assert [seen[0] for seen in RecordingRedmine.seen] == ["PUT /issues/5.json HTTP/1.1"]
     finally:
         httpd.shutdown()
@@ -245,7 +245,7 @@ def test_a_write_verifies_tls_against_the_ca_bundle_from_the_environment(
     port, bundle = tls_server
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    RedmineTracker(f"https://127.0.0.1:{port}", KEY, ("p",), FIELDS).update(note("5"))
+    RedmineTracker(f"https://127.0.0.1:{port}", KEY, ("p",), FIELDS).prepare_update(note("5"))()
     assert [seen[0] for seen in RecordingRedmine.seen] == ["PUT /issues/5.json HTTP/1.1"]
 
 
@@ -257,13 +257,13 @@ def test_a_write_to_a_certificate_nobody_vouches_for_is_refused(
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     tracker = RedmineTracker(f"https://127.0.0.1:{port}", KEY, ("p",), FIELDS, retries=0)
     with pytest.raises(TrackerUnavailableError, match=r"issue #5: .*CERTIFICATE_VERIFY_FAILED"):
-        tracker.update(note("5"))
+        tracker.prepare_update(note("5"))()
     assert RecordingRedmine.seen == []  # nothing was sent
     # verify_tls: false in the config is the one way to accept it.
     unverified = RedmineTracker(f"https://127.0.0.1:{port}", KEY, ("p",), FIELDS,
                                 verify_tls=False)
     with pytest.warns(urllib3.exceptions.InsecureRequestWarning):
-        unverified.update(note("5"))
+        unverified.prepare_update(note("5"))()
     assert len(RecordingRedmine.seen) == 1
 
 
@@ -273,7 +273,7 @@ def test_a_write_to_a_redmine_that_is_down_leaves_the_issue_for_the_next_cycle()
         port = probe.getsockname()[1]
     tracker = RedmineTracker(f"http://127.0.0.1:{port}", KEY, ("p",), FIELDS, retries=1)
     with pytest.raises(TrackerUnavailableError, match=r"issue #5: Redmine unavailable"):
-        tracker.update(note("5"))
+        tracker.prepare_update(note("5"))()
 
 
 def test_a_prepared_write_is_checked_and_encoded_at_once_and_sent_only_when_called(
