@@ -7,7 +7,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn
 
@@ -33,6 +33,12 @@ SPRINT_TTL_SECONDS = 600
 
 # Issues decided before their writes are made; their records are stored in one transaction.
 DECISIONS_PER_BATCH = 100
+
+# Redmine's times have whole seconds: an issue changed again within the second of the
+# update time a cycle saw keeps that time. So a journal read (or known to be empty) by a
+# listing that began less than this after the issue's update time may lack a change; it
+# is read again in the next cycle.
+SAME_TIME_MARGIN = timedelta(seconds=1)
 
 URGENCY = {
     SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
@@ -127,6 +133,7 @@ class Syncer:
         self._written: list[tuple[_Write, frozenset[str]]] = []
         self._log: Any = log
         self._log_writes = True
+        self._journals_settled_before = datetime.min.replace(tzinfo=UTC)
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -162,6 +169,9 @@ class Syncer:
 
         self._all_records = None
         self._listed = listed
+        # What is read from here on cannot miss a change made up to a second before the
+        # listing began (the tracker's clock where it says, else ours).
+        self._journals_settled_before = (self.tracker.listing_started or now) - SAME_TIME_MARGIN
         # Incremental cycles look again only at records whose status time alone can change
         # now; everything else waits for a change in the tracker (or the full reconcile).
         due_by = None if mode == "full" else now
@@ -195,7 +205,7 @@ class Syncer:
                     if current is None:
                         continue
                     if (mode == "incremental" and stored is not None and key not in known
-                            and stored.ticket == current):
+                            and stored.ticket == current and stored.journal_as_of is not None):
                         # Listed again (the overlap) but unchanged since decided, and not
                         # due for a look. The nightly full cycle decides it anyway.
                         report.unchanged += 1
@@ -288,7 +298,8 @@ class Syncer:
         self._unsaved.append(record)
 
     def _flush_records(self, report: SyncReport) -> None:
-        """Store the kept records and those of the writes done, in one transaction.
+        """Store the kept records and those of the writes done (counted here), in one
+        transaction.
 
         A record that cannot be stored (a broken value, say) costs only its own issue: the
         batch is then stored record by record and that issue reported; its next cycle
@@ -296,8 +307,10 @@ class Syncer:
         """
         records, self._unsaved = self._unsaved, []
         written, self._written = self._written, []
+        report.writes += len(written)
         for write, done in written:
             made, update = write.record, write.update
+            report.notes += 1 if update.note else 0
             ticket = made.ticket
             if update.fields:
                 ticket = ticket.with_sla_fields(update.fields)
@@ -350,6 +363,7 @@ class Syncer:
                 ticket.key in mine
                 and record is not None
                 and record.journal is not None
+                and record.journal_as_of is not None
                 and record.ticket.status == ticket.status
             ):
                 # The last change was by our account and the status is as it was: only our
@@ -363,6 +377,10 @@ class Syncer:
             if current_journal is not journal:  # else the decision above stands
                 journal = current_journal
                 decision = decide(ticket, journal, record, rules, now)
+        if journal_as_of is not None and journal_as_of > self._journals_settled_before:
+            # Changed just before the listing: a change later in the same second would
+            # leave the update time as it is, so this journal is read again next cycle.
+            journal_as_of = None
         if decision.wants_sprint or decision.needs_emergency_count:
             context = self._context(decision, report, dry_run)
             decision = decide(ticket, journal, record, rules, now, context)
@@ -419,18 +437,16 @@ class Syncer:
 
     def _write(self, write: _Write, report: SyncReport) -> None:
         """Notify, update the issue, and keep what was done for the next stored batch."""
-        update, ticket = write.update, write.ticket
+        update = write.update
         done = self._notify(write, report) if update.notifications else write.done
         write.send()
-        report.writes += 1
-        report.notes += 1 if update.note else 0
         if self._log_writes:  # between slow writes even a dropped line cost ~35 us
-            self._log.info("issue_updated", issue=ticket.key, fields=sorted(update.fields),
-                           note_keys=list(update.note_keys))
-        # Recorded with the next batch: if the process dies first, the next cycle finds the
-        # note by its marker (see _plan) and the fields by their values, so nothing is
-        # written twice. Between two slow writes the interpreter is cold, so the work
-        # after each one is kept to this.
+            self._log.info("issue_updated", issue=update.ticket_key,
+                           fields=sorted(update.fields), note_keys=list(update.note_keys))
+        # Counted and recorded with the next batch: if the process dies first, the next
+        # cycle finds the note by its marker (see _plan) and the fields by their values, so
+        # nothing is written twice. Between two slow writes the interpreter is cold, so the
+        # work after each one is kept to this.
         self._written.append((write, done))
 
     def _context(self, decision: Decision, report: SyncReport, dry_run: bool) -> Context:

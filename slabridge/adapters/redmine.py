@@ -44,6 +44,7 @@ from slabridge.errors import (
 T = TypeVar("T")
 JSON_HEADERS = {"Content-Type": "application/json"}
 PAGE = 100  # Redmine caps `limit` at 100
+NO_CONTENT = int(HTTPStatus.NO_CONTENT)  # a plain int: compared after every write
 
 # Every python-redmine exception and what it means for a cycle. A test fails if the
 # library grows one that is not listed here.
@@ -199,32 +200,38 @@ class RedmineTracker:
 
     def call(self, action: Callable[[], T], issue: str | None = None) -> T:
         """Run a python-redmine call and translate its failures into slabridge's errors."""
-        where = f"issue #{issue}" if issue else self.name
         try:
             return action()
-        except AUTH_ERRORS:
-            raise TrackerAuthError(
+        except Exception as exc:
+            translated = self._translated(exc, issue)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    def _translated(self, exc: Exception, issue: str | None) -> Exception:
+        """slabridge's error for a failure of python-redmine, requests or urllib3 (see call);
+        anything else is returned as it is, to be raised again."""
+        where = f"issue #{issue}" if issue else self.name
+        if isinstance(exc, AUTH_ERRORS):
+            return TrackerAuthError(
                 f"Redmine at {self.name} rejected the API key (HTTP 401): check REDMINE_API_KEY"
-            ) from None
-        except rex.UnknownError as exc:
+            )
+        if isinstance(exc, rex.UnknownError):
             # python-redmine raises this for every status it has no class for (429, 502...).
             code = _status_code(exc)
             if code == 429 or code >= 500:
-                raise TrackerUnavailableError(
-                    f"{where}: Redmine unavailable: HTTP {code}"
-                ) from None
+                return TrackerUnavailableError(f"{where}: Redmine unavailable: HTTP {code}")
             error = IssueError if issue else TrackerError
-            raise error(f"{where}: HTTP {code}") from None
-        except ISSUE_ERRORS as exc:
+            return error(f"{where}: HTTP {code}")
+        if isinstance(exc, ISSUE_ERRORS):
             if issue is None:
-                raise TrackerError(f"Redmine refused a request: {_describe(exc)}") from None
-            raise IssueError(f"{where}: {_describe(exc)}") from None
-        except UNAVAILABLE_ERRORS as exc:
-            raise TrackerUnavailableError(
-                f"{where}: Redmine unavailable: {_describe(exc)}"
-            ) from None
-        except OTHER_ERRORS as exc:
-            raise TrackerError(f"{where}: {_describe(exc)}") from None
+                return TrackerError(f"Redmine refused a request: {_describe(exc)}")
+            return IssueError(f"{where}: {_describe(exc)}")
+        if isinstance(exc, UNAVAILABLE_ERRORS):
+            return TrackerUnavailableError(f"{where}: Redmine unavailable: {_describe(exc)}")
+        if isinstance(exc, OTHER_ERRORS):
+            return TrackerError(f"{where}: {_describe(exc)}")
+        return exc
 
     # --- reference data ------------------------------------------------------------------
 
@@ -353,21 +360,32 @@ class RedmineTracker:
                 return orjson.loads(response.content)
         return engine.process_response(response)
 
-    def _put_body(self, key: str, path: str, body: bytes) -> None:
+    def _put_issue(self, key: str, path: str, body: bytes) -> None:
         """PUT an encoded JSON document to an issue, as python-redmine's issue.update does
-        (its values are plain JSON here), with errors raised by python-redmine's own
-        processing.
+        (its values are plain JSON here), its failures translated as `call` does.
 
         Sent through requests' connection pool for this Redmine but not through the session:
-        see _send_put. Redmine answers a successful PUT with 204. A redirect is an error
-        that names where to: a write is not sent on to another address. Anything else (a
-        200 login page from a proxy, an error) becomes requests' response, read in full,
-        and goes to python-redmine to judge, as issue.update would have.
+        see _send_put. Redmine answers a successful PUT with 204; that is all that runs
+        between two writes (where the interpreter is cold again), so anything else is
+        judged apart (_judge_answer).
         """
-        answer = self._send_put(path, body)
-        self._answered(answer.headers)
-        if answer.status == HTTPStatus.NO_CONTENT:
-            return
+        try:
+            answer = self._send_put(path, body)
+            self.requests_made += 1  # its Date is not kept: only a listing's is (_count)
+            if answer.status != NO_CONTENT:
+                self._judge_answer(key, path, body, answer)
+        except Exception as exc:
+            translated = self._translated(exc, key)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    def _judge_answer(self, key: str, path: str, body: bytes,
+                      answer: urllib3.BaseHTTPResponse) -> None:
+        """A write's answer other than 204. A redirect is an error that names where to: a
+        write is not sent on to another address. Anything else (a 200 login page from a
+        proxy, an error) becomes requests' response, read in full, and goes to
+        python-redmine to judge, as issue.update would have."""
         channel = self._write_channel()
         request = requests.Request("PUT", f"{self.name}{path}", data=body,
                                    headers=channel.headers).prepare()
@@ -393,7 +411,7 @@ class RedmineTracker:
         urllib3's errors are raised as requests' own, which `call` maps. Any answer but a
         204 is returned unread, for requests to read.
         """
-        channel = self._write_channel()
+        channel = self._channel or self._write_channel()
         try:
             answer = channel.pool.urlopen(
                 "PUT", channel.prefix + path, body=body, headers=channel.headers,
@@ -408,7 +426,7 @@ class RedmineTracker:
             raise requests.ConnectionError(error) from None
         except (urllib3.exceptions.HTTPError, OSError) as error:
             raise requests.ConnectionError(error) from None
-        if answer.status == HTTPStatus.NO_CONTENT:
+        if answer.status == NO_CONTENT:
             # Nothing to read (drain_conn swallows a broken connection): the connection goes
             # back to the pool for the next write.
             answer.drain_conn()
@@ -602,7 +620,7 @@ class RedmineTracker:
             payload["priority_id"] = self._priority_id(update.priority, key)
         body = orjson.dumps({"issue": payload}) if payload else None
         path = f"/issues/{int(key)}.json"
-        put = partial(self.call, partial(self._put_body, key, path, body), key) if body else None
+        put = partial(self._put_issue, key, path, body) if body else None
         if put is not None and not update.watchers:
             return put  # the usual write: one PUT
 
