@@ -37,8 +37,15 @@ DECISIONS_PER_BATCH = 100
 # Redmine's times have whole seconds: an issue changed again within the second of the
 # update time a cycle saw keeps that time. So a journal read (or known to be empty) by a
 # listing that began less than this after the issue's update time may lack a change; it
-# is read again in the next cycle.
-SAME_TIME_MARGIN = timedelta(seconds=1)
+# is read again in the next cycle. A second for the resolution, and one more because the
+# listing's time (the Date of its first page, also in whole seconds) is taken after the
+# page's query ran.
+SAME_TIME_MARGIN = timedelta(seconds=2)
+
+# A journal slabridge knew before its own write is trusted without reading it again only if
+# the write came within this of when the journal was known: otherwise someone's note can
+# have come in between (a long first cycle writes minutes after its listing).
+OWN_WRITE_WITHIN = timedelta(seconds=1)
 
 URGENCY = {
     SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
@@ -133,7 +140,8 @@ class Syncer:
         self._written: list[tuple[_Write, frozenset[str]]] = []
         self._log: Any = log
         self._log_writes = True
-        self._journals_settled_before = datetime.min.replace(tzinfo=UTC)
+        self._listing_time = datetime.min.replace(tzinfo=UTC)
+        self._journals_settled_before = self._listing_time
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -169,9 +177,10 @@ class Syncer:
 
         self._all_records = None
         self._listed = listed
-        # What is read from here on cannot miss a change made up to a second before the
+        # What is read from here on cannot miss a change made SAME_TIME_MARGIN before the
         # listing began (the tracker's clock where it says, else ours).
-        self._journals_settled_before = (self.tracker.listing_started or now) - SAME_TIME_MARGIN
+        self._listing_time = self.tracker.listing_started or now
+        self._journals_settled_before = self._listing_time - SAME_TIME_MARGIN
         # Incremental cycles look again only at records whose status time alone can change
         # now; everything else waits for a change in the tracker (or the full reconcile).
         due_by = None if mode == "full" else now
@@ -205,7 +214,8 @@ class Syncer:
                     if current is None:
                         continue
                     if (mode == "incremental" and stored is not None and key not in known
-                            and stored.ticket == current and stored.journal_as_of is not None):
+                            and stored.ticket == current
+                            and (stored.journal_as_of is not None or stored.journal is None)):
                         # Listed again (the overlap) but unchanged since decided, and not
                         # due for a look. The nightly full cycle decides it anyway.
                         report.unchanged += 1
@@ -317,6 +327,7 @@ class Syncer:
             records.append(IssueRecord(  # all fields: replace() costs three times as much
                 ticket, made.journal, made.journal_as_of, made.class_changes,
                 made.accepted_at, done.union(update.note_keys), made.next_check,
+                made.journal_known_at,
             ))
         if not records:
             return
@@ -343,12 +354,14 @@ class Syncer:
         """Decide one issue; the write it needs, if any (records without one are kept)."""
         journal = record.journal if record else None
         journal_as_of = record.journal_as_of if record else None
+        known_at = record.journal_known_at if record else None
         fresh_journal = False
         if ticket.pristine and journal_as_of != ticket.updated:
             # Never changed since it was created: its history is known to be empty.
             journal, journal_as_of, fresh_journal = (
                 Journal(initial_status=ticket.status), ticket.updated, True
             )
+            known_at = self._listing_time
         accepted = record.accepted_at if record else None
         decision = decide(ticket, journal, record, rules, now)
         needs_journal = (
@@ -364,16 +377,21 @@ class Syncer:
                 and record is not None
                 and record.journal is not None
                 and record.journal_as_of is not None
+                and record.journal_known_at is not None
+                and ticket.updated - record.journal_known_at <= OWN_WRITE_WITHIN
                 and record.ticket.status == ticket.status
             ):
-                # The last change was by our account and the status is as it was: only our
-                # own notes can have been added, and those never accept a ticket.
+                # The last change was by our account, within a second of when the journal
+                # was known, and the status is as it was: only our own notes can have been
+                # added, and those never accept a ticket. A write made later (a long first
+                # cycle) leaves time for someone's note before it: that journal is read.
                 current_journal = record.journal
             else:
                 # Acceptance (status change or public note) is only in the journal.
                 current_journal = self.tracker.journal(ticket.key)
                 fresh_journal = True
             journal_as_of = ticket.updated
+            known_at = self._listing_time
             if current_journal is not journal:  # else the decision above stands
                 journal = current_journal
                 decision = decide(ticket, journal, record, rules, now)
@@ -387,7 +405,7 @@ class Syncer:
         report.evaluated += 1
         if decision.evaluation is None:
             report.unclassified += 1
-            unclassified = IssueRecord(ticket, journal, journal_as_of)
+            unclassified = IssueRecord(ticket, journal, journal_as_of, journal_known_at=known_at)
             if not dry_run and unclassified != record:
                 self._store_later(unclassified)
             return None
@@ -399,7 +417,7 @@ class Syncer:
         )
         new_record = IssueRecord(
             ticket, journal, journal_as_of, decision.class_changes,
-            decision.evaluation.accepted_at, done, next_check(decision, rules),
+            decision.evaluation.accepted_at, done, next_check(decision, rules), known_at,
         )
         update = decision.update
         if update is not None and update.note and not fresh_journal and not dry_run:

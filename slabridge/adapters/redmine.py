@@ -408,7 +408,7 @@ class RedmineTracker:
         redirects): a write measured 2.0-2.4 ms of CPU through the session and 1.0-1.1 ms
         this way on the local Redmine, several times slabridge's own work per issue
         (benchmarks/redmine_sync.py). A write that reached the server is never sent again.
-        urllib3's errors are raised as requests' own, which `call` maps. Any answer but a
+        urllib3's errors are raised as requests' own, which `_put_issue` maps. Any answer but a
         204 is returned unread, for requests to read.
         """
         channel = self._channel or self._write_channel()

@@ -100,6 +100,7 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
     tracker._field_ids = {"SLA response due": 7}
     tracker._get_json("/issues.json", {})  # a read, as every cycle starts: a cookie comes back
     assert "_redmine_session" in tracker._redmine.engine.session.cookies
+    read_date = tracker._last_date
     RecordingRedmine.seen.clear()
     tracker.prepare_update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
                                         note="hello", note_keys=("k",)))()
@@ -115,8 +116,9 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
         "custom_fields": [{"id": 7, "value": "2026-12-03T10:00:00Z"}], "notes": "hello"}}
     assert port == port2  # the second write reused the connection
     assert tracker.requests_made == 3  # the read and both writes
-    # The server's clock, for the next watermark (see RedmineTracker._note_listing_start).
-    assert tracker._last_date is not None
+    # The server's clock of the read, for the next watermark (see
+    # RedmineTracker._note_listing_start); writes leave it as it was.
+    assert tracker._last_date is not None and tracker._last_date == read_date
     answered = parsedate_to_datetime(tracker._last_date)
     assert abs((answered - datetime.now(UTC)).total_seconds()) < 60
 

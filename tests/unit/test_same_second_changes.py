@@ -1,59 +1,78 @@
-"""A change made within the same second as the update time a cycle saw is not missed:
-Redmine's times have whole seconds, so such a change leaves the update time as it was."""
+"""Changes the listing cannot show are not missed: one made within the same second as the
+update time a cycle saw (Redmine's times have whole seconds, so it leaves that time as it
+was), and someone's note made between a cycle's listing and slabridge's own later write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from slabridge.adapters.state_sqlite import SqliteStateStore
 from slabridge.config import load_config
-from slabridge.domain.model import Journal, StatusChange, Ticket
+from slabridge.domain.model import Journal, Note, StatusChange, Ticket
 from slabridge.domain.plan import TicketUpdate
 from slabridge.service import Syncer
 from tests.unit.test_odd_tracker_data import NOW, OddTracker, ticket
 
 CONFIG = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
+CREATED = NOW - timedelta(hours=1)  # 09:00:00 UTC: issue 1, critical on Advanced
 
 
 class SecondsTracker(OddTracker):
-    """Lists its issues with whole-second times, as Redmine does; keeps status changes."""
+    """Lists its issue with whole-second times, as Redmine does; keeps its journal and who
+    changed it last."""
 
     def __init__(self, issue: Ticket) -> None:
         super().__init__([issue])
         self.issue = issue
         self.journal_reads = 0
         self.changes: tuple[StatusChange, ...] = ()
+        self.notes: tuple[Note, ...] = ()
+        self.last_by_self = False
+        self.write_time: datetime | None = None
+        """When slabridge's writes land (None: within the issue's last second)."""
 
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         yield self.issue
 
+    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
+        return frozenset({self.issue.key}) if self.last_by_self else frozenset()
+
     def journal(self, key: str) -> Journal:
         self.journal_reads += 1
-        return Journal("New", status_changes=self.changes)
+        return Journal("New", status_changes=self.changes, notes=self.notes)
 
     def update(self, update: TicketUpdate) -> None:
-        """Written as Redmine would, within the second the issue was last changed."""
         super().update(update)
-        self.issue = replace(self.issue, pristine=False,
+        updated = self.write_time.replace(microsecond=0) if self.write_time else self.issue.updated
+        self.issue = replace(self.issue, pristine=False, updated=updated,
                              sla_fields={**self.issue.sla_fields, **update.fields})
+        self.last_by_self = True
 
     def change_status(self, status: str, at: datetime) -> None:
         """A person's status change at `at`; the listed update time keeps whole seconds."""
         self.changes = (*self.changes, StatusChange(at, self.issue.status, status))
-        self.issue = replace(self.issue, status=status,
-                             updated=at.replace(microsecond=0), pristine=False)
+        self.issue = replace(self.issue, status=status, updated=at.replace(microsecond=0))
+        self.last_by_self = False
+
+    def add_note(self, at: datetime) -> None:
+        """A public note by someone else than the reporter (it accepts the issue)."""
+        self.notes = (*self.notes, Note(at, "7", public=True))
+        self.issue = replace(self.issue, updated=at.replace(microsecond=0))
+        self.last_by_self = False
 
 
-def cycles(tmp_path: Path, seen_after: timedelta) -> tuple[SecondsTracker, Syncer]:
-    """Issue 1 (critical) created at 09:00:00 UTC and classified by a cycle whose listing
-    began `seen_after` later."""
-    created = NOW - timedelta(hours=1)
-    issue = replace(ticket("1"), created=created, updated=created, pristine=True)
+def first_cycle(tmp_path: Path, listed_after: timedelta,
+                written_after: timedelta | None = None) -> tuple[SecondsTracker, Syncer]:
+    """Issue 1, created at 09:00:00, classified by a cycle whose listing began
+    `listed_after` later and whose write landed `written_after` later (None: in the
+    issue's own second)."""
+    issue = replace(ticket("1"), created=CREATED, updated=CREATED, pristine=True)
     tracker = SecondsTracker(issue)
-    tracker.listing_started = created + seen_after
+    tracker.listing_started = CREATED + listed_after
+    tracker.write_time = CREATED + written_after if written_after is not None else None
     syncer = Syncer(tracker, SqliteStateStore(tmp_path / "s.sqlite3"),
                     load_config(CONFIG).rules(), timedelta(seconds=30))
     assert syncer.cycle(NOW).writes == 1
@@ -64,9 +83,9 @@ def cycles(tmp_path: Path, seen_after: timedelta) -> tuple[SecondsTracker, Synce
 def test_a_status_change_in_the_second_the_cycle_saw_is_read(tmp_path: Path) -> None:
     """Listed at 09:00:00.5, accepted at 09:00:00.8: the next cycle reads the journal and
     the SLA is met, though the issue's update time is still 09:00:00."""
-    tracker, syncer = cycles(tmp_path, seen_after=timedelta(milliseconds=500))
-    tracker.change_status("In Progress", NOW - timedelta(hours=1) + timedelta(milliseconds=800))
-    assert tracker.issue.updated == NOW - timedelta(hours=1)  # unchanged to the second
+    tracker, syncer = first_cycle(tmp_path, listed_after=timedelta(milliseconds=500))
+    tracker.change_status("In Progress", CREATED + timedelta(milliseconds=800))
+    assert tracker.issue.updated == CREATED  # unchanged to the second
     tracker.listing_started = NOW
     report = syncer.cycle(NOW, full=True)
     assert tracker.journal_reads == 1
@@ -77,9 +96,64 @@ def test_a_status_change_in_the_second_the_cycle_saw_is_read(tmp_path: Path) -> 
     assert (again.writes, tracker.journal_reads) == (0, 1)
 
 
+def test_a_note_in_the_second_the_cycle_saw_is_read_by_an_incremental_cycle(
+    tmp_path: Path,
+) -> None:
+    """A note changes nothing the listing shows when it comes in the same second: the
+    incremental cycle does not take the issue for unchanged and reads its journal."""
+    tracker, syncer = first_cycle(tmp_path, listed_after=timedelta(milliseconds=500))
+    listed_before = tracker.issue
+    tracker.add_note(CREATED + timedelta(milliseconds=900))
+    assert tracker.issue == listed_before  # same status, same update time, same fields
+    tracker.listing_started = NOW
+    report = syncer.cycle(NOW)
+    assert report.mode == "incremental"
+    assert (report.unchanged, tracker.journal_reads) == (0, 1)
+    assert report.statuses == {"met": 1}
+
+
 def test_an_issue_seen_well_after_its_last_change_is_not_read_again(tmp_path: Path) -> None:
     """The margin costs nothing for issues last changed seconds before the listing."""
-    tracker, syncer = cycles(tmp_path, seen_after=timedelta(seconds=5))
+    tracker, syncer = first_cycle(tmp_path, listed_after=timedelta(seconds=5))
     tracker.listing_started = NOW
     report = syncer.cycle(NOW, full=True)
     assert (report.writes, tracker.journal_reads) == (0, 0)
+
+
+def test_a_note_between_the_listing_and_a_later_own_write_is_read(tmp_path: Path) -> None:
+    """Listed at 09:00:05, written at 09:10:00 (a long first cycle), and someone's note came
+    at 09:05 in between: our write is the last change, yet the journal is read, not taken
+    from before the write, and the note meets the SLA."""
+    issue = replace(ticket("1"), created=CREATED, updated=CREATED, pristine=True)
+    tracker = SecondsTracker(issue)
+    tracker.listing_started = CREATED + timedelta(seconds=5)
+    syncer = Syncer(tracker, SqliteStateStore(tmp_path / "s.sqlite3"),
+                    load_config(CONFIG).rules(), timedelta(seconds=30))
+    # The note lands while the cycle is busy with other issues, before this one's write.
+    note_at, written_at = CREATED + timedelta(minutes=5), CREATED + timedelta(minutes=10)
+    send = syncer.tracker.prepare_update
+
+    def note_first(update: TicketUpdate) -> Callable[[], None]:
+        tracker.notes = (Note(note_at, "7", public=True),)
+        tracker.write_time = written_at
+        return send(update)
+
+    syncer.tracker.prepare_update = note_first  # type: ignore[method-assign]
+    assert syncer.cycle(NOW).writes == 1
+    assert tracker.issue.updated == written_at and tracker.last_by_self
+    tracker.listing_started = NOW
+    report = syncer.cycle(NOW)
+    assert tracker.journal_reads == 1
+    assert report.statuses == {"met": 1}
+
+
+def test_an_own_write_right_after_the_listing_needs_no_journal_read(tmp_path: Path) -> None:
+    """Written within a second of the listing, as a steady cycle does: the next cycle
+    trusts the journal it knew, since nobody's note can have come in between."""
+    tracker, syncer = first_cycle(tmp_path, listed_after=timedelta(seconds=5),
+                                  written_after=timedelta(seconds=5, milliseconds=400))
+    assert tracker.last_by_self
+    tracker.listing_started = NOW
+    report = syncer.cycle(NOW)
+    assert (report.writes, tracker.journal_reads) == (0, 0)
+    assert report.statuses == {"running": 1}
