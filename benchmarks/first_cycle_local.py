@@ -110,9 +110,6 @@ class FakeRedmine:
             for raw in orjson.loads(page)["issues"]:
                 yield self.adapter.ticket_from(raw)
 
-    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
-        return frozenset()
-
     def journal(self, key: str) -> Journal:
         raise AssertionError("pristine issues need no journal")
 

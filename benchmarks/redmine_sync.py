@@ -10,8 +10,8 @@ For each N, in a fresh Redmine project (`bench-<N>-<random>`, seeded with
 Normal, so all classify as minor/Advanced and get one update each) and in a fresh worker
 process (so that its peak RSS belongs to that N alone), it measures:
 
-1. the first, full cycle: HTTP requests by kind (setup, issue list pages, "last updated by
-   me" list pages, journal reads, PUTs; counted by wrapping the requests session and the
+1. the first, full cycle: HTTP requests by kind (setup, issue list pages, journal reads,
+   PUTs; counted by wrapping the requests session and the
    adapter's PUTs, which bypass it) and time;
 2. the following cycles until two in a row write nothing and make the same requests: the
    cycle right after the first, and the first fully steady one;
@@ -68,7 +68,8 @@ PEAK_MAX_MB = 200.0
 
 KINDS = ("setup", "list", "own", "journal", "write", "other", "failed")
 """Request kinds: setup (users/current, projects, custom fields, statuses, trackers), list
-(GET /issues.json), own (GET /issues.json filtered on last_updated_by=me), journal
+(GET /issues.json), own (GET /issues.json filtered on last_updated_by=me: slabridge no
+longer asks for these since 2026-12-02; the column stays so older runs compare), journal
 (GET /issues/<id>.json), write (PUT /issues/<id>.json), other (anything else), failed (no
 response at all, e.g. connection refused; urllib3's retries happen inside one call)."""
 

@@ -31,10 +31,6 @@ class Tracker(Protocol):
         """Issues of the configured projects, newest change first; all if since is None."""
         ...
 
-    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
-        """Keys of issues changed since then whose last change was slabridge's own write."""
-        ...
-
     def journal(self, key: str) -> Journal:
         """Status changes, notes and slabridge's own note markers of one issue."""
         ...

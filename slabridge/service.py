@@ -42,11 +42,6 @@ DECISIONS_PER_BATCH = 100
 # page's query ran.
 SAME_TIME_MARGIN = timedelta(seconds=2)
 
-# A journal slabridge knew before its own write is trusted without reading it again only if
-# the write came within this of when the journal was known: otherwise someone's note can
-# have come in between (a long first cycle writes minutes after its listing).
-OWN_WRITE_WITHIN = timedelta(seconds=1)
-
 URGENCY = {
     SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
     SlaStatus.MET: 4, SlaStatus.NO_TARGET: 5,
@@ -140,8 +135,7 @@ class Syncer:
         self._written: list[tuple[_Write, frozenset[str]]] = []
         self._log: Any = log
         self._log_writes = True
-        self._listing_time = datetime.min.replace(tzinfo=UTC)
-        self._journals_settled_before = self._listing_time
+        self._journals_settled_before = datetime.min.replace(tzinfo=UTC)
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -173,14 +167,12 @@ class Syncer:
             listed.setdefault(ticket.key, ticket)
             newest = ticket.updated if newest is None else max(newest, ticket.updated)
         report.seen = len(listed)
-        mine = self.tracker.last_updated_by_self(since) if listed and since else frozenset()
 
         self._all_records = None
         self._listed = listed
         # What is read from here on cannot miss a change made SAME_TIME_MARGIN before the
         # listing began (the tracker's clock where it says, else ours).
-        self._listing_time = self.tracker.listing_started or now
-        self._journals_settled_before = self._listing_time - SAME_TIME_MARGIN
+        self._journals_settled_before = (self.tracker.listing_started or now) - SAME_TIME_MARGIN
         # Incremental cycles look again only at records whose status time alone can change
         # now; everything else waits for a change in the tracker (or the full reconcile).
         due_by = None if mode == "full" else now
@@ -221,7 +213,7 @@ class Syncer:
                         report.unchanged += 1
                         continue
                     try:
-                        write = self._plan(current, stored, rules, now, dry_run, report, mine)
+                        write = self._plan(current, stored, rules, now, dry_run, report)
                     except TrackerAuthError:
                         raise
                     except Exception as error:
@@ -327,7 +319,6 @@ class Syncer:
             records.append(IssueRecord(  # all fields: replace() costs three times as much
                 ticket, made.journal, made.journal_as_of, made.class_changes,
                 made.accepted_at, done.union(update.note_keys), made.next_check,
-                made.journal_known_at,
             ))
         if not records:
             return
@@ -349,19 +340,17 @@ class Syncer:
 
     def _plan(
         self, ticket: Ticket, record: IssueRecord | None, rules: Rules, now: datetime,
-        dry_run: bool, report: SyncReport, mine: frozenset[str],
+        dry_run: bool, report: SyncReport,
     ) -> _Write | None:
         """Decide one issue; the write it needs, if any (records without one are kept)."""
         journal = record.journal if record else None
         journal_as_of = record.journal_as_of if record else None
-        known_at = record.journal_known_at if record else None
         fresh_journal = False
         if ticket.pristine and journal_as_of != ticket.updated:
             # Never changed since it was created: its history is known to be empty.
             journal, journal_as_of, fresh_journal = (
                 Journal(initial_status=ticket.status), ticket.updated, True
             )
-            known_at = self._listing_time
         accepted = record.accepted_at if record else None
         decision = decide(ticket, journal, record, rules, now)
         needs_journal = (
@@ -372,29 +361,14 @@ class Syncer:
             and journal_as_of != ticket.updated
         )
         if needs_journal:
-            if (
-                ticket.key in mine
-                and record is not None
-                and record.journal is not None
-                and record.journal_as_of is not None
-                and record.journal_known_at is not None
-                and ticket.updated - record.journal_known_at <= OWN_WRITE_WITHIN
-                and record.ticket.status == ticket.status
-            ):
-                # The last change was by our account, within a second of when the journal
-                # was known, and the status is as it was: only our own notes can have been
-                # added, and those never accept a ticket. A write made later (a long first
-                # cycle) leaves time for someone's note before it: that journal is read.
-                current_journal = record.journal
-            else:
-                # Acceptance (status change or public note) is only in the journal.
-                current_journal = self.tracker.journal(ticket.key)
-                fresh_journal = True
-            journal_as_of = ticket.updated
-            known_at = self._listing_time
-            if current_journal is not journal:  # else the decision above stands
-                journal = current_journal
-                decision = decide(ticket, journal, record, rules, now)
+            # Acceptance (status change or public note) is only in the journal. Even after
+            # slabridge's own write it is read again: someone's note can have come between
+            # the listing that decided the write and the write (a first cycle writes for
+            # minutes), and Redmine cannot say so without the journal.
+            journal, journal_as_of, fresh_journal = (
+                self.tracker.journal(ticket.key), ticket.updated, True
+            )
+            decision = decide(ticket, journal, record, rules, now)
         if journal_as_of is not None and journal_as_of > self._journals_settled_before:
             # Changed just before the listing: a change later in the same second would
             # leave the update time as it is, so this journal is read again next cycle.
@@ -405,7 +379,7 @@ class Syncer:
         report.evaluated += 1
         if decision.evaluation is None:
             report.unclassified += 1
-            unclassified = IssueRecord(ticket, journal, journal_as_of, journal_known_at=known_at)
+            unclassified = IssueRecord(ticket, journal, journal_as_of)
             if not dry_run and unclassified != record:
                 self._store_later(unclassified)
             return None
@@ -417,7 +391,7 @@ class Syncer:
         )
         new_record = IssueRecord(
             ticket, journal, journal_as_of, decision.class_changes,
-            decision.evaluation.accepted_at, done, next_check(decision, rules), known_at,
+            decision.evaluation.accepted_at, done, next_check(decision, rules),
         )
         update = decision.update
         if update is not None and update.note and not fresh_journal and not dry_run:

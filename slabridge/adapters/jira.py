@@ -328,10 +328,6 @@ class JiraTracker:
         for issue in issues:
             yield self.ticket_from(issue.raw)
 
-    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
-        """Jira's JQL cannot say who changed an issue last: journals are read again."""
-        return frozenset()
-
     def ticket_from(self, raw: Mapping[str, Any]) -> Ticket:
         """A Jira issue's JSON as a Ticket."""
         fields = raw["fields"]

@@ -486,14 +486,6 @@ class RedmineTracker:
             if not items or offset >= int(page.get("total_count", 0)):
                 return
 
-    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
-        """Issues changed since then whose last journal is our own (Redmine's filter)."""
-        params = self._filters(updated_since, open_only=False)
-        params["f[]"] = [*params["f[]"], "last_updated_by"]
-        params["op[last_updated_by]"] = "="
-        params["v[last_updated_by][]"] = ["me"]
-        return frozenset(str(raw["id"]) for raw in self._issue_pages(params))
-
     def ticket_from(self, raw: Mapping[str, Any]) -> Ticket:
         """A Redmine issue's JSON as a Ticket."""
         custom: dict[str, str | tuple[str, ...]] = {}

@@ -146,8 +146,7 @@ def _offsets_in_whole_minutes(record: IssueRecord) -> bool:
     has offsets with seconds, such as Vienna's +01:05:21."""
     ticket, journal = record.ticket, record.journal
     times = [ticket.created, ticket.updated, ticket.received_field, record.journal_as_of,
-             record.accepted_at, record.next_check, record.journal_known_at,
-             *(c.at for c in record.class_changes)]
+             record.accepted_at, record.next_check, *(c.at for c in record.class_changes)]
     if journal is not None:
         times += [c.at for c in journal.status_changes]
         times += [n.at for n in journal.notes]
@@ -170,7 +169,6 @@ def _record_to_ascii_json(record: IssueRecord) -> str:
         "accepted_at": _iso(record.accepted_at),
         "done_keys": sorted(record.done_keys),
         "next_check": _iso(record.next_check),
-        "journal_known_at": _iso(record.journal_known_at),
     })  # ASCII escapes: a lone surrogate in a subject (cut emoji) still stores as UTF-8
 
 
@@ -231,7 +229,6 @@ def record_from_json(text: str) -> IssueRecord:
         accepted_at=_dt(data["accepted_at"]),
         done_keys=frozenset(data["done_keys"]),
         next_check=_dt(data.get("next_check")),
-        journal_known_at=_dt(data.get("journal_known_at")),  # absent before 2026-12-02
     )
 
 

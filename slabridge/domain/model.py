@@ -170,11 +170,6 @@ class IssueRecord:
     next_check: datetime | None = None
     """When time alone can next change the SLA status (at risk, due); None: only a change
     in the tracker can (met, breached, no target, unclassified, closed)."""
-    journal_known_at: datetime | None = None
-    """When the journal was read or known to be empty: the start of that cycle's listing,
-    by the tracker's clock where it says. A journal by someone else can have come between
-    then and slabridge's own write, so the write must follow within a second for the next
-    cycle to trust this journal without reading it again."""
 
 
 @value

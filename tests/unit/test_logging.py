@@ -331,10 +331,6 @@ class FakeTracker:
         self.requests_made += 1
         yield from sorted(self.tickets, key=lambda t: t.updated, reverse=True)
 
-    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
-        """None of them."""
-        return frozenset()
-
     def journal(self, key: str) -> Journal:
         """Fails the way a proxy error page quoting the request URL would."""
         self.requests_made += 1

@@ -36,9 +36,6 @@ class OddTracker:
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         yield from self.tickets
 
-    def last_updated_by_self(self, updated_since: datetime | None) -> frozenset[str]:
-        return frozenset()
-
     def journal(self, key: str) -> Journal:
         return Journal("New")
 

@@ -62,7 +62,7 @@ records = st.builds(
     journal_as_of=st.none() | instants,
     class_changes=st.lists(st.builds(ClassChange, instants, texts), max_size=3).map(tuple),
     accepted_at=st.none() | instants, done_keys=st.frozensets(texts, max_size=4),
-    next_check=st.none() | instants, journal_known_at=st.none() | instants,
+    next_check=st.none() | instants,
 )
 
 
