@@ -650,7 +650,8 @@ def print_preamble(url: str) -> None:
           "Normal -> minor, Advanced tier (3d response); each N in its own fresh project and "
           "worker process.")
     print("Request kinds: setup = reference data read once; list = GET /issues.json pages; "
-          "own = GET /issues.json?last_updated_by=me pages; journal = GET /issues/<id>.json; "
+          "own = GET /issues.json?last_updated_by=me pages (no longer sent); "
+          "journal = GET /issues/<id>.json; "
           "write = PUT /issues/<id>.json.")
     print("Times in seconds; local = cycle time minus time inside HTTP requests; "
           "us/issue = local microseconds per issue evaluated; fail = requests without any "

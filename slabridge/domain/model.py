@@ -161,7 +161,8 @@ class IssueRecord:
     ticket: Ticket
     journal: Journal | None = None
     journal_as_of: datetime | None = None
-    """The ticket's `updated` when the journal was read; a newer ticket needs a new read."""
+    """The ticket's `updated` when the journal was read; a newer ticket needs a new read,
+    and so does None (never read, or read within the tracker's time resolution of it)."""
     class_changes: tuple[ClassChange, ...] = ()
     """Classes over time; the first entry is the class at first classification."""
     accepted_at: datetime | None = None
