@@ -49,7 +49,7 @@ from functools import wraps
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NamedTuple, ParamSpec, TypeVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from local_redmine import LOCAL, progress, start_redmine
@@ -66,10 +66,9 @@ STEADY_MAX_SECONDS = 1.0
 LOCAL_MAX_US_PER_ISSUE = 100.0
 PEAK_MAX_MB = 200.0
 
-KINDS = ("setup", "list", "own", "journal", "write", "other", "failed")
+KINDS = ("setup", "list", "journal", "write", "other", "failed")
 """Request kinds: setup (users/current, projects, custom fields, statuses, trackers), list
-(GET /issues.json), own (GET /issues.json filtered on last_updated_by=me: slabridge no
-longer asks for these since 2026-12-02; the column stays so older runs compare), journal
+(GET /issues.json), journal
 (GET /issues/<id>.json), write (PUT /issues/<id>.json), other (anything else), failed (no
 response at all, e.g. connection refused; urllib3's retries happen inside one call)."""
 
@@ -85,8 +84,7 @@ def request_kind(method: str, url: str) -> str:
     parts = urlsplit(url)
     path = parts.path
     if path.endswith("/issues.json") and method == "GET":
-        filters = parse_qs(parts.query).get("f[]", [])
-        return "own" if "last_updated_by" in filters else "list"
+        return "list"
     if "/issues/" in path and path.endswith(".json"):
         return {"GET": "journal", "PUT": "write"}.get(method, "other")
     if method == "GET":
@@ -293,7 +291,7 @@ class CycleFigures:
     @property
     def reads(self) -> int:
         """Issue list pages (both kinds) and journal reads."""
-        return self.by_kind["list"] + self.by_kind["own"] + self.by_kind["journal"]
+        return self.by_kind["list"] + self.by_kind["journal"]
 
 
 @dataclass
@@ -610,7 +608,7 @@ def cycle_rows(result: SizeResult) -> list[list[object]]:
         k = c.by_kind
         rows.append([
             label, c.mode, c.seen, c.evaluated, c.writes, c.requests, k["setup"], k["list"],
-            k["own"], k["journal"], k["write"], k["failed"], c.errors, f"{c.seconds:.2f}",
+            k["journal"], k["write"], k["failed"], c.errors, f"{c.seconds:.2f}",
             f"{c.http_seconds:.2f}", f"{c.local_seconds:.2f}",
             f"{c.local_us_per_issue:.0f}" if c.evaluated else "-",
             f"{c.cpu_us_per_issue:.0f}", f"{c.peak_rss_mb:.0f}",
@@ -637,7 +635,7 @@ def breakdown(c: CycleFigures) -> str:
     return "; ".join(parts) + "\n      HTTP ms per request: " + ", ".join(http)
 
 
-HEADER = ["cycle", "mode", "seen", "eval", "writes", "req", "setup", "list", "own", "journal",
+HEADER = ["cycle", "mode", "seen", "eval", "writes", "req", "setup", "list", "journal",
           "write", "fail", "err", "wall", "http", "local", "us/issue", "cpu us/seen",
           "rss MB", "others"]
 
@@ -650,7 +648,6 @@ def print_preamble(url: str) -> None:
           "Normal -> minor, Advanced tier (3d response); each N in its own fresh project and "
           "worker process.")
     print("Request kinds: setup = reference data read once; list = GET /issues.json pages; "
-          "own = GET /issues.json?last_updated_by=me pages (no longer sent); "
           "journal = GET /issues/<id>.json; "
           "write = PUT /issues/<id>.json.")
     print("Times in seconds; local = cycle time minus time inside HTTP requests; "
@@ -773,7 +770,7 @@ def print_summary(results: Sequence[SizeResult], started: float) -> None:
             figures = naive.cycle(number)
             if figures:
                 rows.append([f"{label} ({figures.number})", figures.requests,
-                             figures.by_kind["list"] + figures.by_kind["own"],
+                             figures.by_kind["list"],
                              figures.by_kind["journal"], f"{figures.seconds:.2f}",
                              f"{figures.http_seconds:.2f}",
                              "?" if figures.foreign_requests is None

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -203,14 +203,18 @@ class RedmineTracker:
         try:
             return action()
         except Exception as exc:
-            translated = self._translated(exc, issue)
-            if translated is exc:
-                raise
-            raise translated from None
+            self._raise_translated(exc, issue)
+
+    def _raise_translated(self, exc: Exception, issue: str | None) -> NoReturn:
+        """Raise slabridge's error for the failure being handled (of python-redmine,
+        requests or urllib3), or the failure itself if it is none of theirs."""
+        translated = self._translated(exc, issue)
+        if translated is exc:
+            raise exc
+        raise translated from None
 
     def _translated(self, exc: Exception, issue: str | None) -> Exception:
-        """slabridge's error for a failure of python-redmine, requests or urllib3 (see call);
-        anything else is returned as it is, to be raised again."""
+        """slabridge's error for `exc` (see call); anything else is returned as it is."""
         where = f"issue #{issue}" if issue else self.name
         if isinstance(exc, AUTH_ERRORS):
             return TrackerAuthError(
@@ -375,10 +379,7 @@ class RedmineTracker:
             if answer.status != NO_CONTENT:
                 self._judge_answer(key, path, body, answer)
         except Exception as exc:
-            translated = self._translated(exc, key)
-            if translated is exc:
-                raise
-            raise translated from None
+            self._raise_translated(exc, key)
 
     def _judge_answer(self, key: str, path: str, body: bytes,
                       answer: urllib3.BaseHTTPResponse) -> None:
