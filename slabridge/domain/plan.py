@@ -229,6 +229,14 @@ def decide(
         SLA_STATUS: evaluation.status.value,
         SLA_HANDLING: _handling_mark(tier, incident_class, rules),
     }
+    if evaluation.status is SlaStatus.PAUSED:
+        # While the clock is stopped the due time moves on with every minute of service
+        # time: written each cycle, it would add a journal entry each cycle. The tracker
+        # keeps the due time it shows (one it lacks is written once) until the pause ends.
+        for role in (RESPONSE_DUE, RESPONSE_DUE_DATE):
+            shown = ticket.sla_fields.get(role, "")
+            if shown:
+                desired[role] = shown
     done = record.done_keys | journal.own_note_keys if record else journal.own_note_keys
     sprint_key = f"sprint:{customer}:{incident_class}"
     wants_sprint = (

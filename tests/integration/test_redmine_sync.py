@@ -197,6 +197,30 @@ def test_acceptance_by_status_change_is_met(
     assert sync.cycle(datetime.now(UTC)).writes == 0
 
 
+def test_paused_issue_is_not_rewritten_each_cycle(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An issue waiting for the customer gets 'paused' once, not a new due time per cycle."""
+    with workspace.config_path.open("a", encoding="utf-8") as config:
+        config.write("sla:\n  pause_statuses: [Feedback]\n"
+                     "  acceptance: {statuses: [In Progress]}\n")
+    issue = admin.make_issue(workspace.projects["globex"], "Which browser?", priority="High")
+    sync = syncer(workspace, monkeypatch)
+    sync.cycle(datetime.now(UTC))
+    due_before = admin.field(issue, "SLA response due")
+    admin.set_status(issue, "Feedback")
+    paused = sync.cycle(datetime.now(UTC))
+    assert (paused.writes, admin.field(issue, "SLA status")) == (1, "paused")
+    assert admin.field(issue, "SLA response due") == due_before
+    journals = admin.journal_count(issue)
+    # Later cycles, past the same-second margin: the projected due time has moved on (in
+    # service hours), the tracker is left alone.
+    time.sleep(max(0.0, 2.1 - (datetime.now(UTC) - updated(admin, issue)).total_seconds()))
+    later = [sync.cycle(datetime.now(UTC)).writes for _ in range(3)]
+    assert later == [0, 0, 0]
+    assert admin.journal_count(issue) == journals
+
+
 def test_receipt_field_overrides_creation_time(
     workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -141,3 +141,52 @@ def test_german_templates() -> None:
     assert decision.update is not None
     assert (decision.update.note or "").startswith("*SLA:* eingestuft als")
     assert "Fastlane" in (decision.update.note or "")
+
+
+def test_paused_ticket_keeps_its_due_time_until_the_pause_ends() -> None:
+    """While in Feedback the due time moves on with service time; the fields stay as shown.
+
+    Written each cycle, the moving due time made a journal entry per cycle for as long as
+    the customer took to answer. The status changes to paused once; when the pause ends
+    the new due time is written once.
+    """
+    first = decide(ticket(), None, None, RULES, at(10))
+    assert first.update is not None
+    shown = dict(first.update.fields)
+    record = IssueRecord(ticket(sla_fields=shown), done_keys=frozenset(first.update.note_keys))
+    waiting = Journal("New", (StatusChange(at(10, 30), "New", "Feedback"),))
+    paused = ticket(status="Feedback", updated=at(10, 30), sla_fields=shown)
+    on_pause = decide(paused, waiting, record, RULES, at(10, 45))
+    assert on_pause.evaluation is not None and on_pause.update is not None
+    assert on_pause.evaluation.status.value == "paused"
+    assert dict(on_pause.update.fields) == {"sla_status": "paused"}
+    assert on_pause.update.note is None
+    still = ticket(status="Feedback", updated=at(10, 30),
+                   sla_fields={**shown, "sla_status": "paused"})
+    for later in (at(11), at(11, 1), at(14), vienna(2026, 11, 24, 9, 30)):
+        decision = decide(still, waiting, record, RULES, later)
+        assert decision.evaluation is not None
+        assert decision.evaluation.due != on_pause.evaluation.due  # it does move...
+        assert decision.update is None  # ...but nothing is written
+    back = Journal("New", (StatusChange(at(10, 30), "New", "Feedback"),
+                           StatusChange(at(11, 30), "Feedback", "New")))
+    resumed = ticket(status="New", updated=at(11, 30),
+                     sla_fields={**shown, "sla_status": "paused"})
+    after = decide(resumed, back, record, RULES, at(11, 40))
+    assert after.update is not None
+    # An hour in Feedback: due an hour later than first written (12:00Z, 13:00 Vienna).
+    assert dict(after.update.fields) == {"response_due": "2026-11-23T13:00:00Z",
+                                         "sla_status": "running"}
+
+
+def test_paused_ticket_seen_first_gets_a_due_time_once() -> None:
+    """A ticket first seen while paused gets the due time as of then, not one per cycle."""
+    waiting = Journal("New", (StatusChange(at(9, 30), "New", "Feedback"),))
+    paused = ticket(status="Feedback", updated=at(9, 30))
+    first = decide(paused, waiting, None, RULES, at(10))
+    assert first.update is not None
+    written = dict(first.update.fields)
+    assert written["sla_status"] == "paused" and written["response_due"]
+    record = IssueRecord(ticket(status="Feedback", updated=at(9, 30), sla_fields=written),
+                         done_keys=frozenset(first.update.note_keys))
+    assert decide(record.ticket, waiting, record, RULES, at(12)).update is None
