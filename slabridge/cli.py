@@ -118,11 +118,12 @@ def cmd_due(args: argparse.Namespace) -> int:
     received = _parse_instant(args.at)
     tier_name = args.tier
     if args.customer:
-        contract_tier = config.tier_for(args.customer, received.date())
+        contract_day = config.contract_day(received)
+        contract_tier = config.tier_for(args.customer, contract_day)
         if tier_name and tier_name != contract_tier.name:
             raise UsageError(
                 f"customer {args.customer!r} is on tier {contract_tier.name!r} on "
-                f"{received.date()}, not {tier_name!r}: drop --tier or fix it"
+                f"{contract_day}, not {tier_name!r}: drop --tier or fix it"
             )
         tier_name = contract_tier.name
     if not tier_name:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +239,15 @@ class Config:
             known = ", ".join(self.customers) or "none configured"
             raise UsageError(f"unknown customer {key!r}: {known}") from None
 
+    @property
+    def contract_zone(self) -> tzinfo:
+        """The zone whose days contracts are dated in: the default tier's calendar zone."""
+        return self.tiers[self.settings.default_tier].calendar.zone
+
+    def contract_day(self, instant: datetime) -> date:
+        """The day of `instant` as contracts count days (see contract_zone)."""
+        return instant.astimezone(self.contract_zone).date()
+
     def tier_for(self, customer: str | None, day: date) -> Tier:
         """The tier in force for a customer on `day`; without a contract, the default tier."""
         # Asked once per issue and cycle, mostly for the same few days: remembered.
@@ -282,6 +291,7 @@ class Config:
             ),
             ignored_authors=ignored_authors,
             contract_for=self.contract_for,
+            contract_zone=self.contract_zone,
             escalations=self.escalations(),
             standard_critical=self.settings.handling.standard_critical,
             on_call_channel=self.settings.escalation.on_call_channel,

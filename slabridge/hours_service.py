@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -166,7 +166,7 @@ class HoursService:
         counts: dict[str, list[int]] = {}
         for record in self.store.all_records(self.tracker.name):
             ticket = record.ticket
-            if month_of(ticket.received.astimezone(UTC).date()) != month:
+            if month_of(self.config.contract_day(ticket.received)) != month:
                 continue
             decision = decide(ticket, record.journal, record, self.rules, now)
             evaluation = decision.evaluation

@@ -471,7 +471,8 @@ class Syncer:
         ticket, tier = decision.ticket, decision.tier
         customer = decision.classification.customer
         assert tier is not None and customer is not None  # noqa: S101 - classified
-        contract = self.rules.contract_for(customer, ticket.received.date())
+        contract = self.rules.contract_for(
+            customer, ticket.received.astimezone(self.rules.contract_zone).date())
         quota = contract.emergency_tickets if contract else 0
         zone = tier.calendar.zone
         month = ticket.received.astimezone(zone).strftime("%Y-%m")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.classify import Classification, Classifier, Rule
@@ -48,6 +48,9 @@ class Rules:
     templates: NoteTemplates
     ignored_authors: frozenset[str] = frozenset()
     contract_for: Callable[[str, date], Contract | None] = lambda customer, day: None
+    contract_zone: tzinfo = UTC
+    """Contracts' from and to are days in this zone (a receipt at 00:30 local time on a
+    contract's first day is under that contract, though still the day before in UTC)."""
     escalations: Escalations | None = None
     standard_critical: str = "mark"
     """Critical on a tier whose handling is current_sprint: "move" into it, or "mark"."""
@@ -208,7 +211,7 @@ def decide(
         return Decision(ticket, classification, reason="no class rule matched")
     customer, incident_class = classification.customer, classification.incident_class
     received = ticket.received
-    contract_day = received.astimezone(UTC).date()
+    contract_day = received.astimezone(rules.contract_zone).date()
     tier = rules.tier_for(customer, contract_day)
     changes = _class_changes(record, incident_class, ticket.updated)
     journal = journal or Journal(ticket.status)

@@ -48,6 +48,20 @@ def test_due_by_customer(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out)["tier"] == "premium"
 
 
+@pytest.mark.parametrize("at", ["2026-01-01T00:30:00+01:00", "2025-12-31T23:30:00Z"])
+def test_due_by_customer_takes_the_contract_day_in_local_time(
+    at: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """00:30 in Vienna on a contract's first day is under it, however the time is written.
+
+    (It is still the day before in UTC: the contract was looked up by that day.)
+    """
+    assert run(["--config", "config/slabridge.example.yaml", "due", "--customer", "acme",
+                "--class", "critical", "--at", at, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["tier"], data["response_due"]) == ("advanced", "2026-01-02T13:00:00+01:00")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -190,3 +190,17 @@ def test_paused_ticket_seen_first_gets_a_due_time_once() -> None:
     record = IssueRecord(ticket(status="Feedback", updated=at(9, 30), sla_fields=written),
                          done_keys=frozenset(first.update.note_keys))
     assert decide(record.ticket, waiting, record, RULES, at(12)).update is None
+
+
+def test_contract_is_taken_by_the_local_day_of_receipt() -> None:
+    """Acme's Advanced contract starts 2026-01-01: an incident at 00:30 Vienna is under it.
+
+    That instant is still 31 December in UTC, where the Standard default applied.
+    """
+    received = vienna(2026, 1, 1, 0, 30)
+    new_year = ticket(created=received, updated=received)
+    decision = decide(new_year, None, None, RULES, vienna(2026, 1, 1, 1))
+    assert decision.tier is not None and decision.tier.name == "advanced"
+    before = ticket(created=vienna(2025, 12, 31, 23, 30), updated=vienna(2025, 12, 31, 23, 30))
+    earlier = decide(before, None, None, RULES, vienna(2026, 1, 1, 1))
+    assert earlier.tier is not None and earlier.tier.name == "standard"
