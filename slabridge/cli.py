@@ -316,7 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full", action="store_true",
                       help="full reconciliation: walk all open issues, not only changed ones")
     sync.add_argument("--json", action="store_true", help="print the summary as JSON")
-    sync.add_argument("--log-level", default="WARNING", help="log level (default WARNING)")
+    sync.add_argument("--log-level", default="WARNING", type=str.upper,
+                      choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                      help="log level (default WARNING)")
     sync.set_defaults(handler=cmd_sync)
 
     run_cmd = sub.add_parser(

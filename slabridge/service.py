@@ -394,8 +394,9 @@ class Syncer:
             decision.evaluation.accepted_at, done, next_check(decision, rules),
         )
         update = decision.update
-        if update is not None and update.note and not fresh_journal and not dry_run:
-            # The store may lag a write that succeeded just before a crash: ask the tracker.
+        if update is not None and update.note and not fresh_journal:
+            # The store may lag a write that succeeded just before a crash, or be new: ask
+            # the tracker (a dry run too, so it promises only the notes a run would write).
             written = self.tracker.journal(ticket.key).own_note_keys
             if set(update.note_keys) <= written:
                 done |= written

@@ -87,6 +87,17 @@ def test_bad_arguments_exit_2(
     assert capsys.readouterr().err == message
 
 
+@pytest.mark.parametrize("command", [["sync", "--once"], ["run"]])
+def test_an_unknown_log_level_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """Not a KeyError and 'internal error' (exit 3), as `sync --log-level verbose` gave."""
+    with pytest.raises(SystemExit) as exit_:
+        run([*command, "--log-level", "verbose"])
+    assert exit_.value.code == 2
+    assert "--log-level: invalid choice: 'VERBOSE'" in capsys.readouterr().err
+
+
 def test_bad_config_exits_2(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     """A broken config file is reported with its location, exit 2."""
     from pathlib import Path

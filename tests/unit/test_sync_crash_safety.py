@@ -246,3 +246,30 @@ def test_an_auth_error_while_preparing_the_next_batch_stores_what_was_written(
     del tracker.fail_prepare["2"]
     assert syncer.cycle(NOW + timedelta(minutes=1)).writes == 1
     assert {key: len(notes) for key, notes in tracker.notes.items()} == {"1": 1, "2": 1}
+
+
+def test_a_dry_run_after_the_store_was_lost_promises_no_note_already_written(
+    tmp_path: Path,
+) -> None:
+    """The dry run reads the journal as a real run would, so it plans the same writes.
+
+    A trivial issue on Advanced has no target, so nothing else makes a cycle read its
+    journal; the dry run used to promise its classification note again.
+    """
+    created = vienna(2026, 11, 23, 9)
+    issue = Ticket(key="9", facts=TicketFacts(project="acme-shop", tracker="Feature",
+                                              priority="Low"),
+                   subject="Typo in footer", created=created, updated=created, status="New",
+                   closed=False, reporter="5")
+    tracker = Tracker([issue])
+    rules = config(tmp_path).rules()
+    first = Syncer(tracker, SqliteStateStore(tmp_path / "state.sqlite3"), rules,
+                   timedelta(seconds=30)).cycle(vienna(2026, 11, 23, 10))
+    assert (first.writes, first.notes, first.statuses) == (1, 1, {"no_target": 1})
+    lost = Syncer(tracker, SqliteStateStore(tmp_path / "new.sqlite3"), rules,
+                  timedelta(seconds=30))
+    dry = lost.cycle(vienna(2026, 11, 23, 11), dry_run=True)
+    assert (dry.planned, dry.notes) == ([], 0)
+    real = lost.cycle(vienna(2026, 11, 23, 11))
+    assert (real.writes, real.notes) == (0, 0)
+    assert len(tracker.notes["9"]) == 1
