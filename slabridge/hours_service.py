@@ -181,11 +181,16 @@ class HoursService:
     def post(self, results: list[CustomerMonth], now: datetime) -> list[str]:
         """Post each statement to its configured place, once; re-posting updates it."""
         targets = self.config.settings.hours.post_to
+        # All checked before any is posted: a run that stops half-way would leave some
+        # customers' months posted and frozen, the rest not.
+        missing = [r.customer for r in results if r.customer not in targets]
+        if missing:
+            raise UsageError("hours.post_to has no place for customer"
+                             f"{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(map(repr, missing))}: nothing was posted")
         posted = []
         for result in results:
-            target = targets.get(result.customer)
-            if target is None:
-                raise UsageError(f"hours.post_to has no place for customer {result.customer!r}")
+            target = targets[result.customer]
             title = f"SLA statement {result.name} {result.statement.month}"
             location = self.store.statement_location(
                 self.tracker.name, result.customer, result.statement.month)

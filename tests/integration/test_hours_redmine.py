@@ -115,3 +115,27 @@ def test_bad_month_is_exit_2(workspace: Workspace) -> None:
     result = cli(workspace, "hours", "--month", "November")
     assert result.returncode == 2
     assert "is not a month: write YYYY-MM" in result.stderr
+
+
+def test_post_with_a_customer_lacking_a_place_posts_nothing(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """All places are checked first: Acme's statement is not posted and frozen when
+    Globex, later in the run, has no place (the run used to stop half-way)."""
+    workspace.config_path.write_text(
+        workspace.config_path.read_text(encoding="utf-8") + EXTRA.format(**workspace.projects),
+        encoding="utf-8")
+    project = workspace.projects["acme"]
+    admin.redmine.project.update(admin.redmine.project.get(project).id,
+                                 enabled_module_names=["issue_tracking", "time_tracking",
+                                                       "wiki"])
+    assert cli(workspace, "sync", "--once").returncode == 0
+    month = months_ago(1)
+    result = cli(workspace, "hours", "--month", month, "--post")
+    assert result.returncode == 2
+    assert not any(page.title.startswith("SLA_statement")
+                   for page in admin.redmine.wiki_page.filter(project_id=project))
+    report = json.loads(cli(workspace, "hours", "--month", month, "--format", "json").stdout)
+    assert not any(r["posted"] for r in report)
+    assert result.stderr.strip().endswith(
+        "hours.post_to has no place for customer 'globex': nothing was posted")
