@@ -32,6 +32,7 @@ from slabridge.domain.model import (
     TicketFacts,
     TimeEntry,
     TimeEntryBatch,
+    checked_receipt,
 )
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import (
@@ -335,12 +336,15 @@ class JiraTracker:
         for name, field in self._fields_by_name.items():
             if field["id"] in fields and str(field["id"]).startswith("customfield_"):
                 custom[name] = field_value(fields[field["id"]])
-        received = None
+        status = fields["status"]
+        created = _required_time(fields["created"])
+        updated = _required_time(fields["updated"])
+        received, receipt_problem = None, ""
         if self._receipt_field:
             value = custom.get(self._receipt_field)
-            received = parse_jira_time(value) if isinstance(value, str) else None
-            if received is not None and received.tzinfo is None:
-                received = received.replace(tzinfo=self._local_zone)
+            text = value if isinstance(value, str) else ""
+            received, receipt_problem = checked_receipt(
+                self._receipt_field, text, self._receipt_time(text), updated)
         if self._field_names:
             sla_fields = {}
             for role, name in self._field_names.items():
@@ -349,9 +353,6 @@ class JiraTracker:
         else:
             stored = (raw.get("properties") or {}).get(PROPERTY) or {}
             sla_fields = {str(k): str(v) for k, v in stored.items()}
-        status = fields["status"]
-        created = _required_time(fields["created"])
-        updated = _required_time(fields["updated"])
         reporter = fields.get("reporter") or {}
         self._keys_by_id[str(raw.get("id", ""))] = str(raw["key"])
         return Ticket(
@@ -375,7 +376,16 @@ class JiraTracker:
             pristine=updated == created and not any(sla_fields.values()),
             sprint=self._sprint_of(fields),
             tracked_fields=frozenset(self._field_names) if self._field_names else None,
+            receipt_problem=receipt_problem,
         )
+
+    def _receipt_time(self, text: str) -> datetime | None:
+        """A receipt field's text as a time: Jira's own format, or ISO 8601 (naive: local)."""
+        try:
+            value = datetime.fromisoformat(text.strip())  # Jira's format is ISO 8601 too
+        except ValueError:
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=self._local_zone)
 
     def _sprint_of(self, fields: Mapping[str, Any]) -> str | None:
         sprint_field = self._fields_by_name.get("Sprint")

@@ -32,6 +32,7 @@ from slabridge.domain.model import (
     TicketFacts,
     TimeEntry,
     TimeEntryBatch,
+    checked_receipt,
 )
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import (
@@ -499,17 +500,19 @@ class RedmineTracker:
                 custom[cf["name"]] = "" if value is None else str(value)
         project_id = raw["project"]["id"]
         project = self._project_names.get(project_id) or str(raw["project"].get("name", ""))
-        received = None
+        created = _required_time(raw["created_on"])
+        updated = _required_time(raw["updated_on"])
+        received, receipt_problem = None, ""
         if self._receipt_field:
-            text = custom.get(self._receipt_field)
-            received = parse_time(text if isinstance(text, str) else None, self._local_zone)
+            value = custom.get(self._receipt_field)
+            text = value if isinstance(value, str) else ""
+            received, receipt_problem = checked_receipt(
+                self._receipt_field, text, parse_time(text, self._local_zone), updated)
         sla_fields = {}
         for role, name in self._field_names.items():
             value = custom.get(name, "")
             sla_fields[role] = value if isinstance(value, str) else ",".join(value)
         category = raw.get("category", {}).get("name")
-        created = _required_time(raw["created_on"])
-        updated = _required_time(raw["updated_on"])
         # Times have whole seconds, so "updated == created" alone could hide a change made
         # in the same second; the default status and empty SLA fields rule that out.
         pristine = (
@@ -538,6 +541,7 @@ class RedmineTracker:
             pristine=pristine,
             sprint=str(raw["fixed_version"]["id"]) if raw.get("fixed_version") else None,
             tracked_fields=frozenset(self._field_names),
+            receipt_problem=receipt_problem,
         )
 
     def journal(self, key: str) -> Journal:

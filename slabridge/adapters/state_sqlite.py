@@ -100,6 +100,7 @@ def _ticket_to_dict(ticket: Ticket) -> dict[str, Any]:
         "sprint": ticket.sprint,
         "tracked_fields": (None if ticket.tracked_fields is None
                            else sorted(ticket.tracked_fields)),
+        "receipt_problem": ticket.receipt_problem,
     }
 
 
@@ -199,6 +200,7 @@ def _ticket(data: dict[str, Any]) -> Ticket:
         sprint=data.get("sprint"),
         tracked_fields=(None if data.get("tracked_fields") is None
                         else frozenset(data["tracked_fields"])),
+        receipt_problem=data.get("receipt_problem", ""),
     )
 
 

@@ -126,6 +126,8 @@ class Ticket:
     """The sprint (Jira) or target version (Redmine) the ticket is in, if any."""
     tracked_fields: frozenset[str] | None = None
     """The FieldRole values the tracker stores for slabridge (None: all of them)."""
+    receipt_problem: str = ""
+    """Why the receipt field's text is not used (unreadable, or later than possible)."""
 
     @property
     def received(self) -> datetime:
@@ -140,7 +142,25 @@ class Ticket:
         return Ticket(self.key, self.facts, self.subject, self.created, self.updated,
                       self.status, self.closed, self.reporter, self.received_field,
                       {**self.sla_fields, **changed}, self.pristine, self.sprint,
-                      self.tracked_fields)
+                      self.tracked_fields, self.receipt_problem)
+
+
+def checked_receipt(
+    field_name: str, text: str, parsed: datetime | None, updated: datetime
+) -> tuple[datetime | None, str]:
+    """The receipt field's time if it can be right, else None and why it is not used.
+
+    A time later than the issue's last change was in the future when it was typed.
+    """
+    if not text.strip():
+        return None, ""
+    if parsed is None:
+        return None, (f"{field_name} {text!r} is not a time (write e.g. 2026-11-23 09:30, "
+                      "local time, or with an offset)")
+    if parsed > updated:
+        return None, (f"{field_name} {text!r} is later than the issue's last change, so "
+                      "not when the incident came in")
+    return parsed, ""
 
 
 @value

@@ -241,6 +241,36 @@ def test_receipt_field_overrides_creation_time(
     assert data["tier"] == "premium"
 
 
+def test_unreadable_receipt_field_is_reported_once(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped phone receipt is not silently dropped: the cycle reports it (once), the
+    creation time is used, and explain says why."""
+    issue = admin.make_issue(workspace.projects["globex"], "Called in: login broken",
+                             priority="Urgent", Incident_received="02.12.2026 10:00")
+    sync = syncer(workspace, monkeypatch)
+    first = sync.cycle(datetime.now(UTC))
+    expected = (f"issue {issue}: Incident received '02.12.2026 10:00' is not a time (write "
+                "e.g. 2026-11-23 09:30, local time, or with an offset): its creation time "
+                "is used")
+    assert expected in first.problems
+    assert first.writes == 1
+    admin.redmine.issue.update(issue, subject="Called in: login broken (customer X)")
+    second = sync.cycle(datetime.now(UTC))
+    assert second.evaluated == 1
+    assert expected not in second.problems  # told once, not every cycle
+    result = cli(workspace, "explain", str(issue), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["received"] == created(admin, issue).astimezone(
+        datetime.fromisoformat(data["received"]).tzinfo).isoformat()
+    assert data["received_from"] == (
+        "the issue's creation time, since Incident received '02.12.2026 10:00' is not a "
+        "time (write e.g. 2026-11-23 09:30, local time, or with an offset)")
+    dry = json.loads(cli(workspace, "sync", "--once", "--dry-run", "--json").stdout)
+    assert expected in dry["problems"]
+
+
 def test_killed_mid_cycle_and_rerun(workspace: Workspace, admin: RedmineAdmin) -> None:
     """kill -9 during a cycle, run again: every issue annotated exactly once."""
     issues = [admin.make_issue(workspace.projects["acme"], f"Bug {n}", priority="Urgent")

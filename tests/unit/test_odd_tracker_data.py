@@ -7,11 +7,21 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import pytest
+
 from slabridge.adapters.state_sqlite import SqliteStateStore
 from slabridge.config import load_config
-from slabridge.domain.model import Journal, Sprint, Ticket, TicketFacts, TimeEntryBatch
+from slabridge.domain.model import (
+    Journal,
+    Sprint,
+    Ticket,
+    TicketFacts,
+    TimeEntryBatch,
+    checked_receipt,
+)
 from slabridge.domain.plan import TicketUpdate
 from slabridge.service import Syncer
+from tests.conftest import vienna
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -109,3 +119,26 @@ def test_steady_cycles_look_only_at_records_due_for_a_look(tmp_path: Path) -> No
     due = store.open_records(tracker.name, datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
     assert [r.ticket.key for r in due] == ["1"]
     assert len(store.open_records(tracker.name)) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed", "used", "problem"),
+    [
+        ("", None, None, ""),
+        ("  ", None, None, ""),
+        ("02.12.2026 10:00", None, None,
+         "Incident received '02.12.2026 10:00' is not a time (write e.g. 2026-11-23 09:30, "
+         "local time, or with an offset)"),
+        ("2026-11-23 08:30", vienna(2026, 11, 23, 8, 30), vienna(2026, 11, 23, 8, 30), ""),
+        ("2027-06-01 10:00", vienna(2027, 6, 1, 10), None,
+         "Incident received '2027-06-01 10:00' is later than the issue's last change, so not "
+         "when the incident came in"),
+    ],
+)
+def test_receipt_field_is_used_only_when_it_can_be_right(
+    text: str, parsed: datetime | None, used: datetime | None, problem: str
+) -> None:
+    """Unreadable, or later than the issue's last change (typed as a future time): the
+    creation time is used and the problem is said, never silently."""
+    assert checked_receipt("Incident received", text, parsed,
+                           vienna(2026, 11, 23, 9)) == (used, problem)
