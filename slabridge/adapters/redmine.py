@@ -40,6 +40,7 @@ from slabridge.errors import (
     TrackerAuthError,
     TrackerError,
     TrackerUnavailableError,
+    UsageError,
 )
 
 T = TypeVar("T")
@@ -230,7 +231,10 @@ class RedmineTracker:
             return error(f"{where}: HTTP {code}")
         if isinstance(exc, ISSUE_ERRORS):
             if issue is None:
-                return TrackerError(f"Redmine refused a request: {_describe(exc)}")
+                return TrackerError(f"Redmine at {self.name} refused a request: "
+                                    f"{_describe(exc)} (is that Redmine's base URL?)"
+                                    if isinstance(exc, rex.ResourceNotFoundError) else
+                                    f"Redmine refused a request: {_describe(exc)}")
             return IssueError(f"{where}: {_describe(exc)}")
         if isinstance(exc, UNAVAILABLE_ERRORS):
             return TrackerUnavailableError(f"{where}: Redmine unavailable: {_describe(exc)}")
@@ -577,7 +581,7 @@ class RedmineTracker:
     def fetch(self, key: str) -> tuple[Ticket, Journal]:
         """One issue with its journal, read now."""
         if not key.isdigit():
-            raise IssueError(f"issue {key!r}: Redmine issue ids are numbers")
+            raise UsageError(f"issue {key!r}: Redmine issue ids are numbers")
         self.project_ids()
         raw = self.call(
             lambda: self._redmine.engine.request(
@@ -742,6 +746,19 @@ def _status_code(exc: Exception) -> int:
     return int(digits) if digits else 0
 
 
+# What Redmine's refusals mean, in place of python-redmine's class names.
+REFUSALS: tuple[tuple[type[Exception], str], ...] = (
+    (rex.ResourceNotFoundError, "not found (HTTP 404): deleted, or not visible to the API "
+                                "user"),
+    (rex.ForbiddenError, "forbidden (HTTP 403): the API user lacks the permission"),
+)
+
+
 def _describe(exc: Exception) -> str:
+    for kind, meaning in REFUSALS:
+        if isinstance(exc, kind):
+            return meaning
+    if isinstance(exc, rex.ValidationError):
+        return f"rejected (HTTP 422): {str(exc).strip()}"
     text = str(exc).strip() or type(exc).__name__
     return f"{type(exc).__name__}: {text}"

@@ -153,7 +153,7 @@ def test_issue_deleted_between_listing_and_writing(
     report = sync.cycle(datetime.now(UTC))
     assert report.errors == 1
     assert [p for p in report.problems if p.startswith("issue #")] == [
-        f"issue #{doomed}: ResourceNotFoundError: Requested resource doesn't exist"
+        f"issue #{doomed}: not found (HTTP 404): deleted, or not visible to the API user"
     ]
     assert admin.field(kept, "SLA class") == "critical"
     assert len(admin.notes(kept)) == 1
@@ -337,7 +337,7 @@ def test_issue_error_mapping_for_unknown_issue(
 ) -> None:
     """Reading an issue that does not exist is an IssueError naming it."""
     sync = syncer(workspace, monkeypatch)
-    with pytest.raises(IssueError, match=r"issue #99999999: ResourceNotFoundError"):
+    with pytest.raises(IssueError, match=r"issue #99999999: not found \(HTTP 404\)"):
         sync.tracker.journal("99999999")
 
 
@@ -345,7 +345,11 @@ def test_explain_unknown_issue_exit_1(workspace: Workspace) -> None:
     """explain on a missing issue is one line and exit 1."""
     result = cli(workspace, "explain", "99999999")
     assert result.returncode == 1
-    assert result.stderr.startswith("slabridge: error: issue #99999999")
+    assert result.stderr == ("slabridge: error: issue #99999999: not found (HTTP 404): "
+                             "deleted, or not visible to the API user\n")
+    wrong = cli(workspace, "explain", "ACME-7")  # a bad argument: exit 2, as the README says
+    assert wrong.returncode == 2
+    assert wrong.stderr == "slabridge: error: issue 'ACME-7': Redmine issue ids are numbers\n"
 
 
 def test_cli_sync_summary(workspace: Workspace, admin: RedmineAdmin) -> None:

@@ -127,7 +127,7 @@ def test_refusals_of_one_issue_are_issue_errors_from_python_redmines_processing(
     plain_server: int,
 ) -> None:
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
-    with pytest.raises(IssueError, match=r"issue #404: ResourceNotFoundError"):
+    with pytest.raises(IssueError, match=r"issue #404: not found \(HTTP 404\)"):
         tracker.prepare_update(note("404"))()
     with pytest.raises(IssueError, match=r"issue #422: ValidationError.*Subject"):
         tracker.prepare_update(note("422"))()
