@@ -129,7 +129,8 @@ def test_refusals_of_one_issue_are_issue_errors_from_python_redmines_processing(
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
     with pytest.raises(IssueError, match=r"issue #404: not found \(HTTP 404\)"):
         tracker.prepare_update(note("404"))()
-    with pytest.raises(IssueError, match=r"issue #422: ValidationError.*Subject"):
+    with pytest.raises(IssueError,
+                       match=r"issue #422: rejected \(HTTP 422\): Subject cannot be blank"):
         tracker.prepare_update(note("422"))()
     tracker.prepare_update(note("5"))()
     assert [seen[0] for seen in RecordingRedmine.seen] == [
