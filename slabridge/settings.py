@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -102,6 +103,8 @@ def _time_of_day(text: str) -> str:
 def _fraction(value: Any) -> Any:
     if isinstance(value, str) and value.strip().endswith("%"):
         return float(value.strip()[:-1]) / 100
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
+        raise ValueError(f"{value} is not a share: write {value:g}% or {value / 100:g}")
     return value
 
 
@@ -119,7 +122,14 @@ DurationText = Annotated[str, BeforeValidator(_duration)]
 WindowText = Annotated[str, AfterValidator(_window)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 MonthDay = Annotated[str, BeforeValidator(_month_day)]
-Share = Annotated[float, BeforeValidator(_fraction), Field(gt=0, lt=1)]
+Share = Annotated[
+    float, BeforeValidator(_fraction), Field(gt=0, lt=1),
+    # Editors should accept what the loader accepts: 0.75 or "75%".
+    WithJsonSchema({"anyOf": [
+        {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
+    ]}),
+]
 Money = Annotated[Decimal, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1)]
 
@@ -571,13 +581,22 @@ def json_schema() -> dict[str, Any]:
         "type": "array",
         "items": {"type": "string"},
     }
-    # Included files usually provide these; the merged result is what is checked.
-    schema["required"] = [
-        key for key in schema.get("required", []) if key not in ("calendars", "classes", "tiers")
-    ]
+    # Any file may be merged with others (include), so any key may come from another file:
+    # nothing is required of one file; `slabridge check` checks the merged result.
+    _drop_required(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "slabridge configuration"
     return schema
+
+
+def _drop_required(node: Any) -> None:
+    if isinstance(node, dict):
+        node.pop("required", None)
+        for child in node.values():
+            _drop_required(child)
+    elif isinstance(node, list):
+        for child in node:
+            _drop_required(child)
 
 
 # --- validation --------------------------------------------------------------------------

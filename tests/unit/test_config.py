@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema  # type: ignore[import-untyped]  # its stubs upset openapi-core's types
 import pytest
+import yaml
 
 from slabridge.config import find_config_path, load_config
 from slabridge.errors import ConfigError
@@ -228,6 +230,36 @@ def test_json_schema_describes_the_file() -> None:
         schema["properties"]
     )
     assert schema["additionalProperties"] is False
+
+
+def test_json_schema_accepts_the_shipped_files_and_partial_overrides() -> None:
+    """An editor using `slabridge schema` must not flag what the loader accepts: the
+    shipped files (at_risk written as 75%), and a file overriding one key of an included
+    section (as `make demo` writes: tracker.receipt_field alone)."""
+    validator = jsonschema.Draft202012Validator(json_schema())
+    root = Path(__file__).parents[2]
+    files = [*sorted(root.joinpath("config").glob("*.yaml")),
+             root / "slabridge" / "defaults" / "contract-terms.yaml"]
+    for path in files:
+        # Dates as editors read them: text, not YAML's date objects.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDates)  # noqa: S506 - a SafeLoader
+        assert [e.message for e in validator.iter_errors(data)] == [], path
+    partial = {"include": ["slabridge.example.yaml"],
+               "tracker": {"receipt_field": "Incident received"},
+               "sla": {"at_risk": "80%"}}
+    assert list(validator.iter_errors(partial)) == []
+    wrong = [e.message for e in validator.iter_errors({"sla": {"at_risk": "lots"}})]
+    assert len(wrong) == 1 and "'lots' is not valid" in wrong[0]
+
+
+class _TextDates(yaml.SafeLoader):
+    """YAML with dates left as text."""
+
+
+_TextDates.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def test_shipped_example_configs_are_valid() -> None:
