@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -63,7 +64,13 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
         receipt_field=settings.receipt_field, local_zone=default_zone,
         verify_tls=settings.verify_tls, timeout=settings.timeout_seconds,
         retries=settings.retries, sprint_rule=config.settings.handling.redmine_sprint,
+        key_source=_variables_in(settings.api_key) or "tracker.api_key",
     )
+
+
+def _variables_in(text: str) -> str:
+    """The environment variables a config value names, e.g. "REDMINE_API_KEY"."""
+    return ", ".join(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
 
 
 def build_notifiers(config: Config, environ: dict[str, str] | None = None) -> dict[str, Notifier]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from slabridge.service import Explanation
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _iso(value: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """ISO 8601 to the second, in `zone` if given (the tier's: all times of one issue
+    are shown in one zone)."""
+    if value is None:
+        return None
+    return (value.astimezone(zone) if zone else value).isoformat(timespec="seconds")
 
 
 def _hours(value: timedelta | None) -> float | None:
@@ -48,8 +52,14 @@ def explanation_dict(explanation: Explanation) -> dict[str, Any]:
     evaluation, tier = decision.evaluation, decision.tier
     if evaluation is None or tier is None:
         return data
-    data["received"] = _iso(ticket.received.astimezone(tier.calendar.zone))
+    zone = tier.calendar.zone
+    contract = explanation.contract
+    data["received"] = _iso(ticket.received, zone)
     data.update({
+        "contract": None if contract is None else {
+            "tier": contract.tier, "from": contract.start.isoformat(),
+            "to": contract.end.isoformat() if contract.end else None,
+        },
         "tier": tier.name,
         "tier_label": tier.label,
         "timezone": tier.calendar.timezone,
@@ -58,22 +68,22 @@ def explanation_dict(explanation: Explanation) -> dict[str, Any]:
         "target": None if tier.classes[evaluation.incident_class].response is None
         else str(tier.classes[evaluation.incident_class].response),
         "target_service_hours": _hours(evaluation.target),
-        "response_due": _iso(evaluation.due),
+        "response_due": _iso(evaluation.due, zone),
         "sla_status": evaluation.status.value,
         "service_time_used_hours": _hours(evaluation.used),
         "service_time_left_hours": _hours(evaluation.remaining),
-        "accepted_at": _iso(evaluation.accepted_at),
+        "accepted_at": _iso(evaluation.accepted_at, zone),
         "acceptance": evaluation.acceptance,
         "closed_periods": [
-            {"from": p.start.isoformat(), "to": p.end.isoformat(), "reasons": list(p.reasons)}
+            {"from": _iso(p.start, zone), "to": _iso(p.end, zone), "reasons": list(p.reasons)}
             for p in explanation.closed_periods
         ],
         "pauses": [
-            {"from": p.start.isoformat(), "to": p.end.isoformat(), "ongoing": p.ongoing}
+            {"from": _iso(p.start, zone), "to": _iso(p.end, zone), "ongoing": p.ongoing}
             for p in evaluation.pauses
         ],
         "reclassifications": [
-            {"at": r.at.isoformat(), "from": r.old, "to": r.new,
+            {"at": _iso(r.at, zone), "from": r.old, "to": r.new,
              "old_target_hours": _hours(r.old_target), "new_target_hours": _hours(r.new_target)}
             for r in evaluation.reclassifications
         ],
@@ -96,9 +106,14 @@ def explanation_text(data: dict[str, Any]) -> str:
     if not data["classified"]:
         lines.append(f"Unclassified: {data['reason']}. slabridge writes nothing to this issue.")
         return "\n".join(lines)
+    contract = data["contract"]
     lines += [
-        f"Contract: tier {data['tier']} ({data['tier_label']}), service hours in "
-        f"{data['timezone']}, company closures "
+        (f"Contract: tier {data['tier']} ({data['tier_label']}), in force from "
+         f"{contract['from']}{' to ' + contract['to'] if contract['to'] else ''}"
+         if contract else
+         f"Contract: none in force on the day of receipt, so the default tier {data['tier']} "
+         f"({data['tier_label']})")
+        + f"; service hours in {data['timezone']}, company closures "
         f"{'observed' if data['observes_closures'] else 'not observed'}",
         f"Received: {data['received']} (from {data['received_from']})",
         f"Target: {data['target'] or 'none agreed'}"

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import structlog
 
 from slabridge.domain.calendar import ClosedPeriod
+from slabridge.domain.contracts import Contract
 from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Sprint, Ticket
 from slabridge.domain.plan import Context, Decision, Rules, TicketUpdate, decide
 from slabridge.domain.values import value
@@ -616,6 +617,8 @@ class Explanation:
     receipt_source: str
     closed_periods: tuple[ClosedPeriod, ...]
     fields_in_tracker: dict[str, str]
+    contract: Contract | None = None
+    """The customer's contract in force on the day of receipt (None: the default tier)."""
 
 
 def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
@@ -635,5 +638,8 @@ def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
     if ticket.receipt_problem:
         source = f"{source}, since {ticket.receipt_problem}"
     fields = {role.value: ticket.sla_fields.get(role.value, "") for role in FieldRole}
-    return Explanation(decision, journal, source, periods, fields)
+    customer = decision.classification.customer
+    contract = (rules.contract_for(customer, ticket.received.astimezone(rules.contract_zone)
+                                   .date()) if customer else None)
+    return Explanation(decision, journal, source, periods, fields, contract)
 

@@ -149,8 +149,10 @@ class RedmineTracker:
         timeout: float = 30,
         retries: int = 3,
         sprint_rule: str = "current_dates",
+        key_source: str = "REDMINE_API_KEY",
     ) -> None:
         self.name = url.rstrip("/")
+        self._key_source = key_source  # where the key came from, named when it is refused
         self.requests_made = 0
         self.listing_started: datetime | None = None
         self._last_date: str | None = None
@@ -220,7 +222,8 @@ class RedmineTracker:
         where = f"issue #{issue}" if issue else self.name
         if isinstance(exc, AUTH_ERRORS):
             return TrackerAuthError(
-                f"Redmine at {self.name} rejected the API key (HTTP 401): check REDMINE_API_KEY"
+                f"Redmine at {self.name} rejected the API key (HTTP 401): check "
+                f"{self._key_source}"
             )
         if isinstance(exc, rex.UnknownError):
             # python-redmine raises this for every status it has no class for (429, 502...).

@@ -126,6 +126,13 @@ def test_bad_api_key(workspace: Workspace) -> None:
         "(HTTP 401): check REDMINE_API_KEY"
     )
     assert "0" * 40 not in result.stderr + result.stdout
+    # The message names the variable the config reads the key from, whatever it is called.
+    workspace.config_path.write_text(workspace.config_path.read_text(encoding="utf-8").replace(
+        "${REDMINE_API_KEY}", "${ACME_REDMINE_KEY}"), encoding="utf-8")
+    workspace.env["ACME_REDMINE_KEY"] = "1" * 40
+    renamed = cli(workspace, "sync", "--once")
+    assert renamed.returncode == 1
+    assert renamed.stderr.strip().endswith("(HTTP 401): check ACME_REDMINE_KEY")
 
 
 def test_issue_deleted_between_listing_and_writing(

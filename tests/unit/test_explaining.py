@@ -1,0 +1,64 @@
+"""`explain`: the contract in force (or none), and every time of one issue in one zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.config import load_config
+from slabridge.domain.model import Journal, StatusChange, Ticket, TicketFacts
+from slabridge.explaining import explanation_dict, explanation_text
+from slabridge.service import explain
+from tests.conftest import vienna
+from tests.unit.test_sync_crash_safety import Tracker
+
+EXAMPLE = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
+
+
+class JournalTracker(Tracker):
+    """The fake tracker, with one status change in every journal."""
+
+    def __init__(self, tickets: list[Ticket], change: StatusChange) -> None:
+        super().__init__(tickets)
+        self.change = change
+
+    def fetch(self, key: str) -> tuple[Ticket, Journal]:
+        return self.issues[key], Journal("New", (self.change,))
+
+
+def acme_issue(received: datetime) -> Ticket:
+    return Ticket(key="7", facts=TicketFacts(project="acme-shop", tracker="Bug",
+                                             priority="Urgent"),
+                  subject="Checkout broken", created=received, updated=received,
+                  status="In Progress", closed=False, reporter="5")
+
+
+def explained(tmp_path: Path, received: datetime) -> dict[str, object]:
+    accepted = (received + timedelta(minutes=30)).astimezone(UTC)  # as trackers send it
+    tracker = JournalTracker([acme_issue(received)],
+                             StatusChange(accepted, "New", "In Progress"))
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    explanation = explain(tracker, store, load_config(EXAMPLE).rules(), "7",
+                          received + timedelta(hours=1))
+    return explanation_dict(explanation)
+
+
+def test_the_contract_in_force_and_times_in_the_tiers_zone(tmp_path: Path) -> None:
+    data = explained(tmp_path, vienna(2026, 11, 23, 9))
+    assert data["contract"] == {"tier": "advanced", "from": "2026-01-01", "to": None}
+    # Accepted at 08:30 UTC: shown as the received and due times are, in Vienna.
+    assert (data["received"], data["accepted_at"], data["response_due"]) == (
+        "2026-11-23T09:00:00+01:00", "2026-11-23T09:30:00+01:00", "2026-11-23T13:00:00+01:00")
+    text = explanation_text(data)
+    assert ("Contract: tier advanced (Advanced (Maintenance and Service)), in force from "
+            "2026-01-01; service hours in Europe/Vienna") in text
+    assert "Accepted: 2026-11-23T09:30:00+01:00 (status change" in text
+
+
+def test_no_contract_says_so_instead_of_naming_a_tier_as_if_agreed(tmp_path: Path) -> None:
+    """Before Acme's contract began, the default tier applies; explain says why."""
+    data = explained(tmp_path, vienna(2025, 11, 20, 10))
+    assert data["contract"] is None and data["tier"] == "standard"
+    assert ("Contract: none in force on the day of receipt, so the default tier standard "
+            "(") in explanation_text(data)
