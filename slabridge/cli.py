@@ -330,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
         "stays); SIGTERM or SIGINT finish the current write and exit 0. Logs go to stderr.",
     )
     run_cmd.add_argument("--interval", type=_interval, metavar="SECONDS",
-                         help="seconds between cycles (default: daemon.interval_seconds, 60)")
+                         help="seconds between cycles, 5 to 86400 (default: "
+                         "daemon.interval_seconds, 60)")
     run_cmd.add_argument("--health-port", type=_port, metavar="PORT",
                          help="port for /healthz and /metrics; 0 picks a free one (logged as "
                          "health_listening); off disables (default: daemon.health_port, 9464)")
