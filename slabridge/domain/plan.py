@@ -222,7 +222,11 @@ def decide(
         changes[1:],
     )
     evaluation = evaluate(history, changes[0].new, tier, rules.policy, now)
-    due = evaluation.due
+    # While paused, evaluation.due moves on with every minute of the pause: written each
+    # cycle it would add a journal entry each cycle. The tracker gets the due time as the
+    # pause began (for the current class, receipt and tier), and the later one once the
+    # pause ends.
+    due = evaluation.written_due
     desired = {
         RESPONSE_DUE: utc_text(due) if due else "",
         RESPONSE_DUE_DATE: (
@@ -232,14 +236,6 @@ def decide(
         SLA_STATUS: evaluation.status.value,
         SLA_HANDLING: _handling_mark(tier, incident_class, rules),
     }
-    if evaluation.status is SlaStatus.PAUSED:
-        # While the clock is stopped the due time moves on with every minute of service
-        # time: written each cycle, it would add a journal entry each cycle. The tracker
-        # keeps the due time it shows (one it lacks is written once) until the pause ends.
-        for role in (RESPONSE_DUE, RESPONSE_DUE_DATE):
-            shown = ticket.sla_fields.get(role, "")
-            if shown:
-                desired[role] = shown
     done = record.done_keys | journal.own_note_keys if record else journal.own_note_keys
     sprint_key = f"sprint:{customer}:{incident_class}"
     wants_sprint = (
@@ -308,7 +304,7 @@ def _note(
         return None, ()  # the common steady case: nothing to say, nothing to format
     values = {
         **rules.note_basics(customer, incident_class, tier),
-        "due": format_local(evaluation.due, tier),
+        "due": format_local(evaluation.written_due, tier),
         "received": format_local(ticket.received, tier),
         "status": STATUS_WORDS[status],
         "used_percent": (

@@ -62,6 +62,14 @@ class Evaluation:
     remaining: timedelta | None
     pauses: tuple[Pause, ...]
     reclassifications: tuple[Reclassification, ...]
+    due_as_paused: datetime | None = None
+    """While paused: the due time without the ongoing pause (as it stood when the pause
+    began), which, unlike `due`, does not move on with every minute of the pause."""
+
+    @property
+    def written_due(self) -> datetime | None:
+        """The due time the tracker is given: `due`, or `due_as_paused` while paused."""
+        return self.due_as_paused if self.status is SlaStatus.PAUSED else self.due
 
     @property
     def used_fraction(self) -> float | None:
@@ -178,17 +186,19 @@ def evaluate(
             pauses, tuple(reclassifications),
         )
     due = _due_with_pauses(calendar, received, target, pauses)
+    due_as_paused = None
     if accepted_at is not None:
         status = SlaStatus.MET if accepted_at <= due else SlaStatus.BREACHED
     elif now > due:
         status = SlaStatus.BREACHED
     elif pauses and pauses[-1].ongoing:
         status = SlaStatus.PAUSED
+        due_as_paused = _due_with_pauses(calendar, received, target, pauses[:-1])
     elif used >= target * policy.at_risk_fraction:
         status = SlaStatus.AT_RISK
     else:
         status = SlaStatus.RUNNING
     return Evaluation(
         current, target, due, status, accepted_at, acceptance, used, target - used,
-        pauses, tuple(reclassifications),
+        pauses, tuple(reclassifications), due_as_paused,
     )

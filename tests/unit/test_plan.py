@@ -204,3 +204,24 @@ def test_contract_is_taken_by_the_local_day_of_receipt() -> None:
     before = ticket(created=vienna(2025, 12, 31, 23, 30), updated=vienna(2025, 12, 31, 23, 30))
     earlier = decide(before, None, None, RULES, vienna(2026, 1, 1, 1))
     assert earlier.tier is not None and earlier.tier.name == "standard"
+
+
+def test_a_class_change_while_paused_writes_the_new_classes_due_time() -> None:
+    """Raised from minor to critical while waiting for the customer: the fields and the
+    note both give the critical due time as the pause began (13:00), not the minor one
+    shown before, nor one that moves with the pause."""
+    minor = ticket(facts=TicketFacts(project="acme-shop", tracker="Bug", priority="High"))
+    first = decide(minor, None, None, RULES, at(10))
+    assert first.update is not None and first.update.fields["sla_class"] == "minor"
+    shown = dict(first.update.fields)
+    waiting = Journal("New", (StatusChange(at(10, 30), "New", "Feedback"),))
+    record = IssueRecord(replace(minor, sla_fields=shown),
+                         done_keys=frozenset(first.update.note_keys))
+    raised = ticket(status="Feedback", updated=at(10, 45),
+                    sla_fields={**shown, "sla_status": "paused"})
+    for now in (at(10, 50), at(11, 20)):
+        decision = decide(raised, waiting, record, RULES, now)
+        assert decision.update is not None
+        assert decision.update.fields["sla_class"] == "critical"
+        assert decision.update.fields["response_due"] == "2026-11-23T12:00:00Z"
+        assert "Response due by *2026-11-23 13:00 CET*" in (decision.update.note or "")
