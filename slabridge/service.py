@@ -378,8 +378,15 @@ class Syncer:
             context = self._context(decision, report, dry_run)
             decision = decide(ticket, journal, record, rules, now, context)
         report.evaluated += 1
-        if ticket.receipt_problem:
-            self._receipt_problem(ticket, dry_run, report)
+        if (ticket.receipt_problem and decision.evaluation is not None and not ticket.closed
+                and (dry_run or record is None
+                     or record.ticket.receipt_problem != ticket.receipt_problem)):
+            # Said when it appears or changes (the record keeps what was said; a dry run
+            # always says it), for the issues whose clock it moves.
+            report.problems.append(f"issue {ticket.key}: {ticket.receipt_problem}: its "
+                                   "creation time is used")
+            self._log.warning("receipt_field_not_used", issue=ticket.key,
+                              problem=ticket.receipt_problem)
         if decision.evaluation is None:
             report.unclassified += 1
             unclassified = IssueRecord(ticket, journal, journal_as_of)
@@ -417,15 +424,6 @@ class Syncer:
             # Unchanged records are not written again: a steady cycle writes nothing at all.
             self._store_later(new_record)
         return None
-
-    def _receipt_problem(self, ticket: Ticket, dry_run: bool, report: SyncReport) -> None:
-        """Report a receipt field that is not used, once per issue and text (a dry run
-        always), so that a mistyped phone receipt does not move the clock unnoticed."""
-        problem = f"issue {ticket.key}: {ticket.receipt_problem}: its creation time is used"
-        if dry_run or self.store.flag_once(self.tracker.name, f"receipt:{problem}", True):
-            report.problems.append(problem)
-            self._log.warning("receipt_field_not_used", issue=ticket.key,
-                              problem=ticket.receipt_problem)
 
     def _prepare(self, update: TicketUpdate) -> Callable[[], None]:
         """The tracker's prepared write; one that cannot be prepared fails when it is sent.

@@ -344,7 +344,7 @@ class JiraTracker:
             value = custom.get(self._receipt_field)
             text = value if isinstance(value, str) else ""
             received, receipt_problem = checked_receipt(
-                self._receipt_field, text, self._receipt_time(text), updated)
+                self._receipt_field, text, self._receipt_time(text), created)
         if self._field_names:
             sla_fields = {}
             for role, name in self._field_names.items():

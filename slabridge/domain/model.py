@@ -146,20 +146,21 @@ class Ticket:
 
 
 def checked_receipt(
-    field_name: str, text: str, parsed: datetime | None, updated: datetime
+    field_name: str, text: str, parsed: datetime | None, created: datetime
 ) -> tuple[datetime | None, str]:
     """The receipt field's time if it can be right, else None and why it is not used.
 
-    A time later than the issue's last change was in the future when it was typed.
+    An incident comes in before its issue is made (the field is for one typed in later),
+    so a later time is a mistake; checked against the creation time, which never moves.
     """
     if not text.strip():
         return None, ""
     if parsed is None:
         return None, (f"{field_name} {text!r} is not a time (write e.g. 2026-11-23 09:30, "
                       "local time, or with an offset)")
-    if parsed > updated:
-        return None, (f"{field_name} {text!r} is later than the issue's last change, so "
-                      "not when the incident came in")
+    if parsed > created:
+        return None, (f"{field_name} {text!r} is later than the issue's creation, so not "
+                      "when the incident came in")
     return parsed, ""
 
 

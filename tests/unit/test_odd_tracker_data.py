@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -130,15 +131,48 @@ def test_steady_cycles_look_only_at_records_due_for_a_look(tmp_path: Path) -> No
          "Incident received '02.12.2026 10:00' is not a time (write e.g. 2026-11-23 09:30, "
          "local time, or with an offset)"),
         ("2026-11-23 08:30", vienna(2026, 11, 23, 8, 30), vienna(2026, 11, 23, 8, 30), ""),
+        ("2026-11-23 09:00", vienna(2026, 11, 23, 9), vienna(2026, 11, 23, 9), ""),
+        ("2026-11-23 09:01", vienna(2026, 11, 23, 9, 1), None,
+         "Incident received '2026-11-23 09:01' is later than the issue's creation, so not "
+         "when the incident came in"),
         ("2027-06-01 10:00", vienna(2027, 6, 1, 10), None,
-         "Incident received '2027-06-01 10:00' is later than the issue's last change, so not "
+         "Incident received '2027-06-01 10:00' is later than the issue's creation, so not "
          "when the incident came in"),
     ],
 )
 def test_receipt_field_is_used_only_when_it_can_be_right(
     text: str, parsed: datetime | None, used: datetime | None, problem: str
 ) -> None:
-    """Unreadable, or later than the issue's last change (typed as a future time): the
-    creation time is used and the problem is said, never silently."""
+    """Unreadable, or later than the issue's creation (the issue is made after the
+    incident came in; the creation time never moves, unlike the last change): the creation
+    time is used and the problem is said, never silently."""
     assert checked_receipt("Incident received", text, parsed,
                            vienna(2026, 11, 23, 9)) == (used, problem)
+
+
+def test_a_receipt_problem_is_reported_when_it_appears_or_changes(tmp_path: Path) -> None:
+    """Once per problem text for open, classified issues (the stored record remembers it),
+    again when the text changes; never for closed or unclassified ones."""
+    config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+    problem = "Incident received '02.12.2026' is not a time (write e.g. ...)"
+    open_one = replace(ticket("1"), receipt_problem=problem)
+    closed = replace(ticket("2"), receipt_problem=problem, closed=True)
+    unclassified = replace(ticket("3", project="somebody-else"), receipt_problem=problem)
+    tracker = OddTracker([open_one, closed, unclassified])
+    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    syncer = Syncer(tracker, store, config.rules(), timedelta(seconds=30))
+
+    def said(report_problems: list[str]) -> list[str]:
+        return [p for p in report_problems if "receipt" in p or "Incident" in p]
+
+    assert said(syncer.cycle(NOW, full=True).problems) == [
+        f"issue 1: {problem}: its creation time is used"]
+    assert said(syncer.cycle(NOW + timedelta(minutes=1), full=True).problems) == []
+    changed = problem.replace("02.12.2026", "2.12.")
+    tracker.tickets[0] = replace(open_one, receipt_problem=changed)
+    assert said(syncer.cycle(NOW + timedelta(minutes=2), full=True).problems) == [
+        f"issue 1: {changed}: its creation time is used"]
+    fresh = Syncer(tracker, SqliteStateStore(tmp_path / "other.sqlite3"), config.rules(),
+                   timedelta(seconds=30))
+    for _ in range(2):  # a dry run stores nothing, so it always says it
+        assert len(said(fresh.cycle(NOW, dry_run=True).problems)) == 1
