@@ -53,6 +53,8 @@ def cmd_hours(args: argparse.Namespace) -> int:
     store = build_store(config)
     service = HoursService(tracker, store, config)
     now = datetime.now(UTC)
+    if args.post:
+        service.check_post_places(month, args.customer)
     if not args.offline:
         tracker.prepare()
         service.refresh(now.date())

@@ -178,16 +178,26 @@ class HoursService:
             row[2] += evaluation.status is SlaStatus.BREACHED
         return {k: (v[0], v[1], v[2]) for k, v in sorted(counts.items())}
 
-    def post(self, results: list[CustomerMonth], now: datetime) -> list[str]:
-        """Post each statement to its configured place, once; re-posting updates it."""
-        targets = self.config.settings.hours.post_to
-        # All checked before any is posted: a run that stops half-way would leave some
-        # customers' months posted and frozen, the rest not.
-        missing = [r.customer for r in results if r.customer not in targets]
+    def check_post_places(self, month: str, customer: str | None) -> None:
+        """Stop (UsageError) if a customer with a statement for `month` has no place in
+        hours.post_to: checked before anything is read or posted, so that a run does not
+        stop half-way with some months posted and frozen, the rest not."""
+        keys = [customer] if customer else list(self.config.customers)
+        for key in keys:
+            self.config.customer(key)  # an unknown one: a UsageError naming the known ones
+        self._missing_places([key for key in keys if self._terms(key, month) is not None])
+
+    def _missing_places(self, customers: list[str]) -> None:
+        missing = [key for key in customers if key not in self.config.settings.hours.post_to]
         if missing:
             raise UsageError("hours.post_to has no place for customer"
                              f"{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(map(repr, missing))}: nothing was posted")
+
+    def post(self, results: list[CustomerMonth], now: datetime) -> list[str]:
+        """Post each statement to its configured place, once; re-posting updates it."""
+        targets = self.config.settings.hours.post_to
+        self._missing_places([r.customer for r in results])
         posted = []
         for result in results:
             target = targets[result.customer]

@@ -133,6 +133,7 @@ def test_post_with_a_customer_lacking_a_place_posts_nothing(
     month = months_ago(1)
     result = cli(workspace, "hours", "--month", month, "--post")
     assert result.returncode == 2
+    assert result.stdout == ""  # checked before anything was read or printed
     assert not any(page.title.startswith("SLA_statement")
                    for page in admin.redmine.wiki_page.filter(project_id=project))
     report = json.loads(cli(workspace, "hours", "--month", month, "--format", "json").stdout)
