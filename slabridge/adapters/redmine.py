@@ -234,10 +234,12 @@ class RedmineTracker:
             return error(f"{where}: HTTP {code}")
         if isinstance(exc, ISSUE_ERRORS):
             if issue is None:
+                if isinstance(exc, rex.ResourceNotFoundError):
+                    return TrackerError(f"Redmine at {self.name} refused a request: not found "
+                                        "(HTTP 404): a wrong base URL, project or page, or "
+                                        "one the API user cannot see")
                 return TrackerError(f"Redmine at {self.name} refused a request: "
-                                    f"{_describe(exc)} (is that Redmine's base URL?)"
-                                    if isinstance(exc, rex.ResourceNotFoundError) else
-                                    f"Redmine refused a request: {_describe(exc)}")
+                                    f"{_describe(exc)}")
             return IssueError(f"{where}: {_describe(exc)}")
         if isinstance(exc, UNAVAILABLE_ERRORS):
             return TrackerUnavailableError(f"{where}: Redmine unavailable: {_describe(exc)}")

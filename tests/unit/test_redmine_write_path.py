@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 import urllib3
+from redminelib import exceptions as rex
 
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.domain.plan import TicketUpdate
@@ -309,3 +310,21 @@ def test_an_unknown_watcher_does_not_keep_the_fields_and_note_from_being_written
         send()
     assert [line for line, *_ in RecordingRedmine.seen] == [
         "PUT /issues/5.json HTTP/1.1", "GET /users.json?name=nobody&limit=100 HTTP/1.1"]
+
+
+def test_refusals_are_said_in_words_not_library_class_names() -> None:
+    """What python-redmine raises, as a user reads it: for one issue, and for the rest."""
+    tracker = RedmineTracker("http://127.0.0.1:9", KEY, ("p",), FIELDS)
+    said = {
+        str(tracker._translated(exc, issue)): type(tracker._translated(exc, issue))
+        for exc, issue in ((rex.ResourceNotFoundError(), "5"), (rex.ForbiddenError(), "5"),
+                           (rex.ValidationError("Subject cannot be blank"), "5"),
+                           (rex.ResourceNotFoundError(), None))
+    }
+    assert said == {
+        "issue #5: not found (HTTP 404): deleted, or not visible to the API user": IssueError,
+        "issue #5: forbidden (HTTP 403): the API user lacks the permission": IssueError,
+        "issue #5: rejected (HTTP 422): Subject cannot be blank": IssueError,
+        "Redmine at http://127.0.0.1:9 refused a request: not found (HTTP 404): a wrong base "
+        "URL, project or page, or one the API user cannot see": TrackerError,
+    }
