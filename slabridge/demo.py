@@ -8,6 +8,7 @@ can run slabridge against the demo Redmine.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -149,7 +150,8 @@ def main() -> None:
     DEMO.mkdir(parents=True, exist_ok=True)
     config_path = DEMO / "slabridge.yaml"
     example = os.path.relpath(ROOT / "config" / "slabridge.example.yaml", DEMO)
-    config_path.write_text(DEMO_CONFIG.format(example=example), encoding="utf-8")
+    # Quoted (JSON is YAML): a path with ": " or " #" in it stays one string.
+    config_path.write_text(DEMO_CONFIG.format(example=json.dumps(example)), encoding="utf-8")
     env_file = DEMO / "env"
     env_file.touch(mode=0o600)
     env_file.chmod(0o600)  # it holds the API key: readable by its owner only

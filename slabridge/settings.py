@@ -102,7 +102,11 @@ def _time_of_day(text: str) -> str:
 
 def _fraction(value: Any) -> Any:
     if isinstance(value, str) and value.strip().endswith("%"):
-        return float(value.strip()[:-1]) / 100
+        percent = float(value.strip()[:-1])
+        if not 0 < percent < 100:
+            raise ValueError(f"{value.strip()} is not a share: give more than 0% and less "
+                             "than 100%")
+        return percent / 100
     if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
         raise ValueError(f"{value} is not a share: write {value:g}% or {value / 100:g}")
     return value
@@ -127,7 +131,9 @@ Share = Annotated[
     # Editors should accept what the loader accepts: 0.75 or "75%".
     WithJsonSchema({"anyOf": [
         {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
-        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*%\s*$"},
+        # More than 0% and less than 100%, as the loader takes them.
+        {"type": "string",
+         "pattern": r"^\s*(0*[1-9][0-9]?(\.[0-9]+)?|0*\.[0-9]*[1-9][0-9]*)\s*%\s*$"},
     ]}),
 ]
 Money = Annotated[Decimal, Field(ge=0)]
@@ -581,22 +587,57 @@ def json_schema() -> dict[str, Any]:
         "type": "array",
         "items": {"type": "string"},
     }
-    # Any file may be merged with others (include), so any key may come from another file:
-    # nothing is required of one file; `slabridge check` checks the merged result.
-    _drop_required(schema)
+    # Any file may be merged with others (include), so a mapping's keys may come from
+    # another file: none is required of one file (`slabridge check` checks the merged
+    # result). Lists replace what they override, so their items must be whole.
+    _drop_required(schema, _defs_in_list_items(schema))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "slabridge configuration"
     return schema
 
 
-def _drop_required(node: Any) -> None:
+def _defs_in_list_items(schema: dict[str, Any]) -> set[str]:
+    """The $defs that describe list items, or anything within one."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def refs(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            found = {str(node["$ref"]).rsplit("/", 1)[-1]} if "$ref" in node else set()
+            return found.union(*(refs(child) for child in node.values()))
+        if isinstance(node, list):
+            return set().union(*(refs(child) for child in node))
+        return set()
+
+    def items_anywhere(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            found = refs(node["items"]) if "items" in node else set()
+            return found.union(*(items_anywhere(v) for k, v in node.items() if k != "items"))
+        if isinstance(node, list):
+            return set().union(*(items_anywhere(child) for child in node))
+        return set()
+
+    whole = items_anywhere(schema)
+    todo = list(whole)
+    while todo:  # and what those refer to
+        for name in refs(defs.get(todo.pop(), {})) - whole:
+            whole.add(name)
+            todo.append(name)
+    return whole
+
+
+def _drop_required(node: Any, keep: set[str], inside_items: bool = False) -> None:
     if isinstance(node, dict):
-        node.pop("required", None)
-        for child in node.values():
-            _drop_required(child)
+        if not inside_items:
+            node.pop("required", None)
+        for key, child in node.items():
+            if key == "$defs":
+                for name, definition in child.items():
+                    _drop_required(definition, keep, name in keep)
+            else:
+                _drop_required(child, keep, inside_items or key == "items")
     elif isinstance(node, list):
         for child in node:
-            _drop_required(child)
+            _drop_required(child, keep, inside_items)
 
 
 # --- validation --------------------------------------------------------------------------

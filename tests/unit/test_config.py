@@ -248,8 +248,16 @@ def test_json_schema_accepts_the_shipped_files_and_partial_overrides() -> None:
                "tracker": {"receipt_field": "Incident received"},
                "sla": {"at_risk": "80%"}}
     assert list(validator.iter_errors(partial)) == []
-    wrong = [e.message for e in validator.iter_errors({"sla": {"at_risk": "lots"}})]
-    assert len(wrong) == 1 and "'lots' is not valid" in wrong[0]
+    for share in ("lots", "150%", "0%", "100%"):
+        wrong = [e.message for e in validator.iter_errors({"sla": {"at_risk": share}})]
+        assert len(wrong) == 1 and f"'{share}' is not valid" in wrong[0], share
+    for fine in ("75%", "0.5%", "99.9%", 0.75):
+        assert list(validator.iter_errors({"sla": {"at_risk": fine}})) == [], fine
+    # List items replace what they override, so they must be whole: a class rule needs
+    # its class, as the loader says.
+    rule_without_class = {"classification": {"classes": [{"match": {"priority": "Low"}}]}}
+    assert [e.message for e in validator.iter_errors(rule_without_class)] == [
+        "'class' is a required property"]
 
 
 class _TextDates(yaml.SafeLoader):
