@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import requests
 from jira import JIRA, JIRAError
 
+from slabridge.adapters import tracker_url
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
     Journal,
@@ -157,7 +158,7 @@ class JiraTracker:
         verify_tls: bool = True,
         client: JIRA | None = None,
     ) -> None:
-        self.name = url.rstrip("/")
+        self.name = tracker_url(url)
         self.requests_made = 0
         self.listing_started: datetime | None = None
         self._projects = tuple(projects)
