@@ -353,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain_cmd.set_defaults(handler=cmd_explain)
 
     hours_cli.add_parser(sub)
+    for command in sub.choices.values():
+        # Also after the command (`slabridge check --config x.yaml`), as people type it;
+        # SUPPRESS keeps one given before the command when none is given after it.
+        command.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                             help="configuration file (YAML), as before the command")
     return parser
 
 

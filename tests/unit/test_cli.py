@@ -98,6 +98,22 @@ def test_an_unknown_log_level_is_a_usage_error(
     assert "--log-level: invalid choice: 'VERBOSE'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["--config", "config/slabridge.example.yaml", "check", "--json"],
+     ["check", "--config", "config/slabridge.example.yaml", "--json"],
+     ["--config", "missing.yaml", "check", "--config", "config/slabridge.example.yaml",
+      "--json"]],
+)
+def test_config_before_or_after_the_command(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check --config X` works as `--config X check` does (it said 'unrecognized
+    arguments'); given twice, the one after the command counts."""
+    assert run(argv) == 0
+    assert "slabridge.example.yaml" in json.loads(capsys.readouterr().out)["files"][-1]
+
+
 def test_bad_config_exits_2(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     """A broken config file is reported with its location, exit 2."""
     from pathlib import Path
