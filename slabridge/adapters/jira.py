@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import requests
 from jira import JIRA, JIRAError
 
-from slabridge.adapters import tracker_url
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
     Journal,
@@ -158,7 +157,7 @@ class JiraTracker:
         verify_tls: bool = True,
         client: JIRA | None = None,
     ) -> None:
-        self.name = tracker_url(url)
+        self.name = url.rstrip("/")
         self.requests_made = 0
         self.listing_started: datetime | None = None
         self._projects = tuple(projects)

@@ -22,7 +22,6 @@ from redminelib import exceptions as rex
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from slabridge.adapters import tracker_url
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
     Journal,
@@ -152,7 +151,7 @@ class RedmineTracker:
         sprint_rule: str = "current_dates",
         key_source: str = "REDMINE_API_KEY",
     ) -> None:
-        self.name = tracker_url(url)
+        self.name = url.rstrip("/")
         self._key_source = key_source  # where the key came from, named when it is refused
         self.requests_made = 0
         self.listing_started: datetime | None = None

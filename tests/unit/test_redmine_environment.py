@@ -8,8 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from slabridge.adapters import tracker_url
-from slabridge.adapters.jira import JiraTracker
 from slabridge.adapters.redmine import RedmineTracker
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import TrackerUnavailableError
@@ -76,24 +74,3 @@ def test_a_write_that_gets_no_answer_times_out_and_is_not_sent_again(silent_port
     with pytest.raises(TrackerUnavailableError, match=r"issue #5: .*Timeout"):
         silent.prepare_update(TicketUpdate("5", {}, note="hello", note_keys=("k",)))()
     assert time.monotonic() - started < 1.5  # one attempt: a sent write is not retried
-
-
-@pytest.mark.parametrize(
-    ("written", "name"),
-    [
-        ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
-        ("http://127.0.0.1:3000/", "http://127.0.0.1:3000"),
-        ("HTTP://Redmine.Example.COM:80/tracker/", "http://redmine.example.com/tracker"),
-        ("https://redmine.example.com:443", "https://redmine.example.com"),
-        ("https://redmine.example.com:8443/", "https://redmine.example.com:8443"),
-        ("http://[::1]:3000/", "http://[::1]:3000"),
-    ],
-)
-def test_one_tracker_written_two_ways_is_one_tracker(written: str, name: str) -> None:
-    """The state store is keyed by the tracker's name: HTTP://Host:80/ and http://host
-    must not start a second, empty history (a full cycle and an empty board)."""
-    assert tracker_url(written) == name
-    assert RedmineTracker(written, "k" * 40, ("p",), {}).name == name
-    jira = JiraTracker(written, ["P"], token="t",  # noqa: S106 - no request is made
-                       email="e@example.com")
-    assert jira.name == name
