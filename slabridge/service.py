@@ -378,15 +378,6 @@ class Syncer:
             context = self._context(decision, report, dry_run)
             decision = decide(ticket, journal, record, rules, now, context)
         report.evaluated += 1
-        if (ticket.receipt_problem and decision.evaluation is not None and not ticket.closed
-                and (dry_run or record is None
-                     or record.ticket.receipt_problem != ticket.receipt_problem)):
-            # Said when it appears or changes (the record keeps what was said; a dry run
-            # always says it), for the issues whose clock it moves.
-            report.problems.append(f"issue {ticket.key}: {ticket.receipt_problem}: its "
-                                   "creation time is used")
-            self._log.warning("receipt_field_not_used", issue=ticket.key,
-                              problem=ticket.receipt_problem)
         if decision.evaluation is None:
             report.unclassified += 1
             unclassified = IssueRecord(ticket, journal, journal_as_of)
@@ -399,6 +390,8 @@ class Syncer:
         done = (record.done_keys if record else frozenset()) | (
             journal.own_note_keys if journal else frozenset()
         )
+        if ticket.receipt_problem and not ticket.closed:
+            done = self._say_receipt_problem(ticket, done, report)
         new_record = IssueRecord(
             ticket, journal, journal_as_of, decision.class_changes,
             decision.evaluation.accepted_at, done, next_check(decision, rules),
@@ -424,6 +417,20 @@ class Syncer:
             # Unchanged records are not written again: a steady cycle writes nothing at all.
             self._store_later(new_record)
         return None
+
+    def _say_receipt_problem(self, ticket: Ticket, done: frozenset[str],
+                             report: SyncReport) -> frozenset[str]:
+        """Report a receipt field that is not used, once per text (kept with the notes
+        done, so a turn that fails, or an issue closed or unclassified meanwhile, does not
+        count as told), and the done keys with it."""
+        said = f"receipt-problem:{ticket.receipt_problem}"
+        if said in done:
+            return done
+        report.problems.append(f"issue {ticket.key}: {ticket.receipt_problem}: its creation "
+                               "time is used")
+        self._log.warning("receipt_field_not_used", issue=ticket.key,
+                          problem=ticket.receipt_problem)
+        return done | {said}
 
     def _prepare(self, update: TicketUpdate) -> Callable[[], None]:
         """The tracker's prepared write; one that cannot be prepared fails when it is sent.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from slabridge.domain.values import value
@@ -145,6 +145,10 @@ class Ticket:
                       self.tracked_fields, self.receipt_problem)
 
 
+# A receipt typed to the minute may round up the creation second.
+RECEIPT_ROUNDING = timedelta(minutes=1)
+
+
 def checked_receipt(
     field_name: str, text: str, parsed: datetime | None, created: datetime
 ) -> tuple[datetime | None, str]:
@@ -158,7 +162,7 @@ def checked_receipt(
     if parsed is None:
         return None, (f"{field_name} {text!r} is not a time (write e.g. 2026-11-23 09:30, "
                       "local time, or with an offset)")
-    if parsed > created:
+    if parsed > created + RECEIPT_ROUNDING:
         return None, (f"{field_name} {text!r} is later than the issue's creation, so not "
                       "when the incident came in")
     return parsed, ""

@@ -21,6 +21,7 @@ from slabridge.domain.model import (
     checked_receipt,
 )
 from slabridge.domain.plan import TicketUpdate
+from slabridge.errors import TrackerUnavailableError
 from slabridge.service import Syncer
 from tests.conftest import vienna
 
@@ -132,8 +133,10 @@ def test_steady_cycles_look_only_at_records_due_for_a_look(tmp_path: Path) -> No
          "local time, or with an offset)"),
         ("2026-11-23 08:30", vienna(2026, 11, 23, 8, 30), vienna(2026, 11, 23, 8, 30), ""),
         ("2026-11-23 09:00", vienna(2026, 11, 23, 9), vienna(2026, 11, 23, 9), ""),
-        ("2026-11-23 09:01", vienna(2026, 11, 23, 9, 1), None,
-         "Incident received '2026-11-23 09:01' is later than the issue's creation, so not "
+        # Typed to the minute, rounded up from the creation second: taken as it is.
+        ("2026-11-23 09:01", vienna(2026, 11, 23, 9, 1), vienna(2026, 11, 23, 9, 1), ""),
+        ("2026-11-23 09:02", vienna(2026, 11, 23, 9, 2), None,
+         "Incident received '2026-11-23 09:02' is later than the issue's creation, so not "
          "when the incident came in"),
         ("2027-06-01 10:00", vienna(2027, 6, 1, 10), None,
          "Incident received '2027-06-01 10:00' is later than the issue's creation, so not "
@@ -176,3 +179,34 @@ def test_a_receipt_problem_is_reported_when_it_appears_or_changes(tmp_path: Path
                    timedelta(seconds=30))
     for _ in range(2):  # a dry run stores nothing, so it always says it
         assert len(said(fresh.cycle(NOW, dry_run=True).problems)) == 1
+    # Stored while closed or unclassified is not told: said once it counts.
+    tracker.tickets[1:] = [replace(closed, closed=False),
+                           replace(unclassified, facts=open_one.facts)]
+    assert sorted(said(syncer.cycle(NOW + timedelta(minutes=3), full=True).problems)) == [
+        f"issue 2: {problem}: its creation time is used",
+        f"issue 3: {problem}: its creation time is used"]
+
+
+def test_a_receipt_problem_is_told_after_a_turn_that_failed_before_telling(
+    tmp_path: Path,
+) -> None:
+    """The journal read fails (Redmine down for a moment): the retry still tells."""
+    config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+    problem = "Incident received 'gestern' is not a time (write e.g. ...)"
+
+    class FlakyJournals(OddTracker):
+        failures = 1
+
+        def journal(self, key: str) -> Journal:
+            if self.failures:
+                self.failures -= 1
+                raise TrackerUnavailableError("Redmine unavailable: HTTP 502")
+            return super().journal(key)
+
+    tracker = FlakyJournals([replace(ticket("1"), receipt_problem=problem)])
+    syncer = Syncer(tracker, SqliteStateStore(tmp_path / "state.sqlite3"), config.rules(),
+                    timedelta(seconds=30))
+    first = syncer.cycle(NOW, full=True)
+    assert first.errors == 1 and not any("gestern" in p for p in first.problems)
+    second = syncer.cycle(NOW + timedelta(minutes=1), full=True)
+    assert f"issue 1: {problem}: its creation time is used" in second.problems
