@@ -69,6 +69,9 @@ def explanation_dict(explanation: Explanation) -> dict[str, Any]:
         else str(tier.classes[evaluation.incident_class].response),
         "target_service_hours": _hours(evaluation.target),
         "response_due": _iso(evaluation.due, zone),
+        # While paused the tracker is given the due time as the pause began (it does not
+        # move each minute); response_due is the one if the pause ended now.
+        "response_due_in_tracker": _iso(evaluation.written_due, zone),
         "sla_status": evaluation.status.value,
         "service_time_used_hours": _hours(evaluation.used),
         "service_time_left_hours": _hours(evaluation.remaining),
@@ -119,7 +122,10 @@ def explanation_text(data: dict[str, Any]) -> str:
         f"Target: {data['target'] or 'none agreed'}"
         + (f" = {data['target_service_hours']:g} service hours"
            if data["target_service_hours"] is not None else ""),
-        f"Response due: {data['response_due'] or '-'}",
+        f"Response due: {data['response_due'] or '-'}"
+        + (f" if the pause ended now (the tracker shows {data['response_due_in_tracker']}, "
+           "the due time as the pause began, until it ends)"
+           if data["response_due_in_tracker"] != data["response_due"] else ""),
         f"SLA status: {data['sla_status']} (used {data['service_time_used_hours']:g} h"
         + (f", left {data['service_time_left_hours']:g} h" if data["service_time_left_hours"]
            is not None else "") + ")",

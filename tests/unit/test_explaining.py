@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,3 +63,21 @@ def test_no_contract_says_so_instead_of_naming_a_tier_as_if_agreed(tmp_path: Pat
     assert data["contract"] is None and data["tier"] == "standard"
     assert ("Contract: none in force on the day of receipt, so the default tier standard "
             "(") in explanation_text(data)
+
+
+def test_a_paused_issue_says_which_due_time_the_tracker_shows(tmp_path: Path) -> None:
+    """Paused at 09:30 (Feedback): the due time moves with the pause; the tracker keeps
+    the one as the pause began (13:00), and explain says both."""
+    received = vienna(2026, 11, 23, 9)
+    issue = replace(acme_issue(received), status="Feedback")
+    tracker = JournalTracker([issue], StatusChange(vienna(2026, 11, 23, 9, 30), "New",
+                                                   "Feedback"))
+    explanation = explain(tracker, SqliteStateStore(tmp_path / "state.sqlite3"),
+                          load_config(EXAMPLE).rules(), "7", vienna(2026, 11, 23, 10, 30))
+    data = explanation_dict(explanation)
+    assert data["sla_status"] == "paused"
+    assert (data["response_due"], data["response_due_in_tracker"]) == (
+        "2026-11-23T14:00:00+01:00", "2026-11-23T13:00:00+01:00")
+    assert ("Response due: 2026-11-23T14:00:00+01:00 if the pause ended now (the tracker "
+            "shows 2026-11-23T13:00:00+01:00, the due time as the pause began, until it "
+            "ends)") in explanation_text(data)
