@@ -489,8 +489,7 @@ class Syncer:
         ticket, tier = decision.ticket, decision.tier
         customer = decision.classification.customer
         assert tier is not None and customer is not None  # noqa: S101 - classified
-        contract = self.rules.contract_for(
-            customer, ticket.received.astimezone(self.rules.contract_zone).date())
+        contract = self.rules.contract_for(customer, self.rules.contract_day(ticket.received))
         quota = contract.emergency_tickets if contract else 0
         zone = tier.calendar.zone
         month = ticket.received.astimezone(zone).strftime("%Y-%m")
@@ -644,7 +643,7 @@ def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
         source = f"{source}, since {ticket.receipt_problem}"
     fields = {role.value: ticket.sla_fields.get(role.value, "") for role in FieldRole}
     customer = decision.classification.customer
-    contract = (rules.contract_for(customer, ticket.received.astimezone(rules.contract_zone)
-                                   .date()) if customer else None)
+    contract = (rules.contract_for(customer, rules.contract_day(ticket.received))
+                if customer else None)
     return Explanation(decision, journal, source, periods, fields, contract)
 

@@ -344,7 +344,7 @@ class JiraTracker:
             value = custom.get(self._receipt_field)
             text = value if isinstance(value, str) else ""
             received, receipt_problem = checked_receipt(
-                self._receipt_field, text, self._receipt_time(text), created)
+                self._receipt_field, text, self._local_zone, created)
         if self._field_names:
             sla_fields = {}
             for role, name in self._field_names.items():
@@ -378,14 +378,6 @@ class JiraTracker:
             tracked_fields=frozenset(self._field_names) if self._field_names else None,
             receipt_problem=receipt_problem,
         )
-
-    def _receipt_time(self, text: str) -> datetime | None:
-        """A receipt field's text as a time: Jira's own format, or ISO 8601 (naive: local)."""
-        try:
-            value = datetime.fromisoformat(text.strip())  # Jira's format is ISO 8601 too
-        except ValueError:
-            return None
-        return value if value.tzinfo else value.replace(tzinfo=self._local_zone)
 
     def _sprint_of(self, fields: Mapping[str, Any]) -> str | None:
         sprint_field = self._fields_by_name.get("Sprint")

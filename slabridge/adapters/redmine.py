@@ -516,7 +516,7 @@ class RedmineTracker:
             value = custom.get(self._receipt_field)
             text = value if isinstance(value, str) else ""
             received, receipt_problem = checked_receipt(
-                self._receipt_field, text, parse_time(text, self._local_zone), created)
+                self._receipt_field, text, self._local_zone, created)
         sla_fields = {}
         for role, name in self._field_names.items():
             value = custom.get(name, "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from slabridge.domain.values import value
@@ -150,18 +150,23 @@ RECEIPT_ROUNDING = timedelta(minutes=1)
 
 
 def checked_receipt(
-    field_name: str, text: str, parsed: datetime | None, created: datetime
+    field_name: str, text: str, local_zone: tzinfo, created: datetime
 ) -> tuple[datetime | None, str]:
-    """The receipt field's time if it can be right, else None and why it is not used.
+    """The receipt field's time (ISO 8601; without an offset, in `local_zone`) if it can be
+    right, else None and why it is not used.
 
     An incident comes in before its issue is made (the field is for one typed in later),
     so a later time is a mistake; checked against the creation time, which never moves.
     """
     if not text.strip():
         return None, ""
-    if parsed is None:
+    try:
+        parsed = datetime.fromisoformat(text.strip())  # Jira's own format is ISO 8601 too
+    except ValueError:
         return None, (f"{field_name} {text!r} is not a time (write e.g. 2026-11-23 09:30, "
                       "local time, or with an offset)")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=local_zone)
     if parsed > created + RECEIPT_ROUNDING:
         return None, (f"{field_name} {text!r} is later than the issue's creation, so not "
                       "when the incident came in")

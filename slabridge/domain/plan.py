@@ -66,6 +66,10 @@ class Rules:
         object.__setattr__(self, "classifier", Classifier(self.customer_rules, self.class_rules))
         object.__setattr__(self, "_note_basics", {})
 
+    def contract_day(self, instant: datetime) -> date:
+        """The day of `instant` as contracts count days (see contract_zone)."""
+        return instant.astimezone(self.contract_zone).date()
+
     def note_basics(self, customer: str, incident_class: str, tier: Tier) -> dict[str, str]:
         """The note values that depend only on customer, class and tier (remembered)."""
         key = (customer, incident_class, id(tier))  # the tier is kept, so its id stays its own
@@ -211,7 +215,7 @@ def decide(
         return Decision(ticket, classification, reason="no class rule matched")
     customer, incident_class = classification.customer, classification.incident_class
     received = ticket.received
-    contract_day = received.astimezone(rules.contract_zone).date()
+    contract_day = rules.contract_day(received)
     tier = rules.tier_for(customer, contract_day)
     changes = _class_changes(record, incident_class, ticket.updated)
     journal = journal or Journal(ticket.status)

@@ -424,21 +424,3 @@ def test_hours_from_worklogs_posted_as_one_comment(
     assert service.post([acme], NOW) == ["777"]
     assert len(calls(jira, "POST", r"/issue/ACME-9/comment$")) == 1
     assert len(calls(jira, "PUT", r"/issue/ACME-9/comment/777$")) == 1
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2026-11-23T10:00:00.000+0100", "2026-11-23T10:00:00+01:00"),  # Jira's own format
-        ("2026-11-23T09:00:00Z", "2026-11-23T09:00:00+00:00"),
-        ("2026-11-23 09:30", "2026-11-23T09:30:00+01:00"),  # naive: the local zone, not UTC
-        ("23.11.2026 09:30", None),
-    ],
-)
-def test_receipt_field_texts(text: str, expected: str | None) -> None:
-    """A receipt typed into a text field reads as Redmine's does (naive: local time)."""
-    tracker = JiraTracker(CLOUD, ["ACME"], token="t",  # noqa: S106 - no request is made
-                          email="e@example.com",
-                          local_zone="Europe/Vienna")
-    found = tracker._receipt_time(text)
-    assert (found.isoformat() if found else None) == expected
