@@ -182,7 +182,7 @@ class Config:
         increase = billing.price_increase
         return Tier(
             name=name,
-            label=tier.label or name,
+            label=self.label(tier.label, name),
             calendar=calendar,
             observes_closures=tier.observe_closures,
             maintenance_included=tier.maintenance_included,
@@ -276,6 +276,13 @@ class Config:
         add_micros, target = entry
         return add_micros(received, target)
 
+    def label(self, label: str | dict[str, str], key: str) -> str:
+        """A configured label in the notes' language (then English, then any), or `key`."""
+        if isinstance(label, str):
+            return label or key
+        language = self.settings.notes.language
+        return label.get(language) or label.get("en") or next(iter(label.values()), key)
+
     def rules(self, ignored_authors: frozenset[str] = frozenset()) -> Rules:
         """What the per-ticket decision needs; `ignored_authors` are slabridge's own accounts."""
         notes = self.settings.notes
@@ -284,7 +291,8 @@ class Config:
             class_rules=self.class_rules,
             tier_for=self.tier_for,
             customer_names={key: c.name for key, c in self.customers.items()},
-            class_labels={key: c.label or key for key, c in self.settings.classes.items()},
+            class_labels={key: self.label(c.label, key)
+                          for key, c in self.settings.classes.items()},
             policy=self.policy,
             templates=NoteTemplates(
                 notes.templates[notes.language], notes.handling.get(notes.language, {})

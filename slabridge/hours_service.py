@@ -27,6 +27,7 @@ from slabridge.domain.model import SlaStatus, TicketFacts
 from slabridge.domain.plan import decide
 from slabridge.errors import UsageError
 from slabridge.ports import Tracker
+from slabridge.service import judging_rules
 
 HISTORY = 12
 
@@ -164,11 +165,12 @@ class HoursService:
     ) -> dict[str, tuple[int, int, int]]:
         """Per class: issues received in the month, answered in time, breached."""
         counts: dict[str, list[int]] = {}
+        rules = judging_rules(self.rules, self.store, self.tracker.name)
         for record in self.store.all_records(self.tracker.name):
             ticket = record.ticket
             if month_of(self.config.contract_day(ticket.received)) != month:
                 continue
-            decision = decide(ticket, record.journal, record, self.rules, now)
+            decision = decide(ticket, record.journal, record, rules, now)
             evaluation = decision.evaluation
             if evaluation is None or decision.classification.customer != customer:
                 continue

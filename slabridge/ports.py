@@ -113,3 +113,11 @@ class StateStore(Protocol):
     def flag_once(self, tracker: str, key: str, on: bool) -> bool:
         """Set (on) or clear a flag; True if it was just set (report once, not every cycle)."""
         ...
+
+    def mark(self, tracker: str, key: str) -> str | None:
+        """A remembered value (e.g. slabridge's own accounts), if any."""
+        ...
+
+    def set_mark(self, tracker: str, key: str, value: str) -> None:
+        """Remember a value."""
+        ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -160,7 +161,8 @@ class Syncer:
         # microseconds per issue), and a logging setup changed between cycles still counts.
         self._log = log.bind()
         self._log_writes = self._log.is_enabled_for(logging.INFO)
-        rules = replace(self.rules, ignored_authors=self.tracker.own_authors())
+        rules = judging_rules(self.rules, self.store, name, self.tracker.own_authors(),
+                              remember=not dry_run)
         since = None if mode == "full" or watermark is None else watermark - self.overlap
         listed: dict[str, Ticket] = {}
         newest = watermark
@@ -591,10 +593,32 @@ class BoardRow:
     status: SlaStatus
 
 
+OWN_AUTHORS = "own_authors"
+
+
+def judging_rules(rules: Rules, store: StateStore, tracker_name: str,
+                  own_authors: frozenset[str] | None = None, *,
+                  remember: bool = False) -> Rules:
+    """The rules as every judgement of an issue must use them (sync, board, explain,
+    statements): slabridge's own accounts never accept an issue.
+
+    `own_authors` come from the tracker where it is asked (sync, explain); commands that
+    read only the state store use the accounts the last sync recorded there.
+    """
+    stored_text = store.mark(tracker_name, OWN_AUTHORS)
+    stored = frozenset(json.loads(stored_text)) if stored_text else frozenset()
+    if own_authors is None:
+        own_authors = stored
+    elif remember and own_authors != stored:
+        store.set_mark(tracker_name, OWN_AUTHORS, json.dumps(sorted(own_authors)))
+    return replace(rules, ignored_authors=rules.ignored_authors | own_authors)
+
+
 def board(store: StateStore, tracker_name: str, rules: Rules, now: datetime,
           customer: str | None = None) -> list[BoardRow]:
     """Open classified issues from the last sync, re-evaluated at `now`, most urgent first."""
     rows = []
+    rules = judging_rules(rules, store, tracker_name)
     for record in store.open_records(tracker_name):
         decision = decide(record.ticket, record.journal, record, rules, now)
         evaluation = decision.evaluation
@@ -631,7 +655,7 @@ def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
     tracker.prepare()
     ticket, journal = tracker.fetch(key)
     record = store.get(tracker.name, key)
-    rules = replace(rules, ignored_authors=tracker.own_authors())
+    rules = judging_rules(rules, store, tracker.name, tracker.own_authors())
     decision = decide(ticket, journal, record, rules, now)
     periods: tuple[ClosedPeriod, ...] = ()
     if decision.evaluation is not None and decision.tier is not None:

@@ -251,7 +251,8 @@ class ClosureSettings(Strict):
 class IncidentClassSettings(Strict):
     """An incident class as the contract sheet defines it."""
 
-    label: str = ""
+    label: str | dict[str, str] = Field(
+        default="", description="a name, or names by notes language ({en: ..., de: ...})")
     definition: str = ""
     examples: tuple[str, ...] = ()
 
@@ -290,7 +291,8 @@ class BillingSettings(Strict):
 class TierSettings(Strict):
     """A service level."""
 
-    label: str = ""
+    label: str | dict[str, str] = Field(
+        default="", description="a name, or names by notes language ({en: ..., de: ...})")
     calendar: Name
     observe_closures: bool = False
     maintenance_included: bool = False

@@ -3,9 +3,13 @@
 # slabridge's tests and demo. Idempotent: installs only what is missing, reuses a
 # running server, and applies setup.rb (settings + custom fields) when needed.
 #
-# stdout, last three lines (everything else goes to stderr):
+# For the local, throwaway Redmine only: setup.rb creates test accounts and changes
+# settings. Never point it at a Redmine that holds real data.
+#
+# stdout, last four lines (everything else goes to stderr):
 #   REDMINE_URL=http://127.0.0.1:PORT
-#   REDMINE_API_KEY=<admin api key>
+#   REDMINE_API_KEY=<admin api key: only for setting things up>
+#   REDMINE_ACCOUNTS={"slabridge": "<key>", "sam.staff": ..., "carla.acme": ..., ...}
 #   REDMINE_PID=<puma pid>
 # (a CF_IDS={"name": id, ...} line comes just before them)
 #
@@ -171,8 +175,8 @@ stamp=$( { cat "$HERE/setup.rb"; echo "$CUSTOMER_VALUES|$LOGIN_REQUIRED|$ADMIN_P
 cached_state() {
   local s_stamp
   [ -r "$STATE" ] || return 1
-  { read -r s_stamp; read -r API_KEY; read -r CF_IDS; } <"$STATE" || return 1
-  [ "$s_stamp" = "$stamp" ] && [ -n "$API_KEY" ] && [ -n "$CF_IDS" ]
+  { read -r s_stamp; read -r API_KEY; read -r CF_IDS; read -r ACCOUNTS; } <"$STATE" || return 1
+  [ "$s_stamp" = "$stamp" ] && [ -n "$API_KEY" ] && [ -n "$CF_IDS" ] && [ -n "$ACCOUNTS" ]
 }
 live_state_ok() {
   local json pair pairs
@@ -182,6 +186,10 @@ live_state_ok() {
   for pair in "${pairs[@]}"; do
     grep -qF "{\"id\":${pair##*:},\"name\":${pair%:*}," <<<"$json" || return 1
   done
+  # ...and the service account's key still works (a re-created DB fails this).
+  local service_key
+  service_key=$(sed -n 's/.*"slabridge":"\([0-9a-f]*\)".*/\1/p' <<<"$ACCOUNTS")
+  [ "$(http_code -H "X-Redmine-API-Key: $service_key" "$URL/users/current.json")" = 200 ]
 }
 run_setup() {
   local out
@@ -195,8 +203,10 @@ run_setup() {
     || die "setup.rb failed"
   API_KEY=$(sed -n 's/^ADMIN_API_KEY=//p' <<<"$out")
   CF_IDS=$(sed -n 's/^CF_IDS=//p' <<<"$out")
-  [ -n "$API_KEY" ] && [ -n "$CF_IDS" ] || die "setup.rb printed no ADMIN_API_KEY/CF_IDS"
-  (umask 077; printf '%s\n' "$stamp" "$API_KEY" "$CF_IDS" >"$STATE")
+  ACCOUNTS=$(sed -n 's/^ACCOUNTS=//p' <<<"$out")
+  [ -n "$API_KEY" ] && [ -n "$CF_IDS" ] && [ -n "$ACCOUNTS" ] \
+    || die "setup.rb printed no ADMIN_API_KEY/CF_IDS/ACCOUNTS"
+  (umask 077; printf '%s\n' "$stamp" "$API_KEY" "$CF_IDS" "$ACCOUNTS" >"$STATE")
 }
 
 if [ "${REDMINE_FORCE_SETUP:-0}" != 1 ] && cached_state; then
@@ -220,4 +230,7 @@ log "Redmine ready at $URL"
 echo "CF_IDS=$CF_IDS"
 echo "REDMINE_URL=$URL"
 echo "REDMINE_API_KEY=$API_KEY"
+# The agency's test accounts, login -> API key: slabridge (the service account, non-admin,
+# Developer), sam.staff (Developer), carla.acme and gus.globex (customers, Reporter).
+echo "REDMINE_ACCOUNTS=$ACCOUNTS"
 echo "REDMINE_PID=$pid"

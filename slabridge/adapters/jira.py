@@ -426,6 +426,7 @@ class JiraTracker:
                 _required_time(comment["created"]),
                 str(author.get("accountId") or author.get("name") or ""),
                 public=comment.get("jsdPublic", True),
+                author_name=str(author.get("displayName") or ""),
             ))
             own |= note_keys_in(adf_text(comment.get("body")))
         initial = changes[0].old if changes else raw["fields"]["status"]["name"]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import requests
+import structlog
 import urllib3
 from redminelib import Redmine
 from redminelib import exceptions as rex
@@ -43,6 +44,7 @@ from slabridge.errors import (
     UsageError,
 )
 
+log = structlog.get_logger("slabridge.redmine")
 T = TypeVar("T")
 JSON_HEADERS = {"Content-Type": "application/json"}
 PAGE = 100  # Redmine caps `limit` at 100
@@ -188,6 +190,8 @@ class RedmineTracker:
         self._default_status: dict[str, str] | None = None
         self._priority_ids: dict[str, int] | None = None
         self._user_ids: dict[str, int] = {}
+        self._members_read = False
+        self._watchers_refused = False
         self._sprint_rule = sprint_rule
         self._user_id: str | None = None
         self._channel: _WriteChannel | None = None
@@ -577,8 +581,10 @@ class RedmineTracker:
                     changes.append(StatusChange(at, old, new))
             text = entry.get("notes") or ""
             if text.strip():
-                notes.append(Note(at, str(entry.get("user", {}).get("id", "")),
-                                  public=not entry.get("private_notes", False)))
+                user = entry.get("user") or {}
+                notes.append(Note(at, str(user.get("id", "")),
+                                  public=not entry.get("private_notes", False),
+                                  author_name=str(user.get("name") or "")))
                 own |= note_keys_in(text)
         initial = changes[0].old if changes else raw["status"]["name"]
         return Journal(initial, tuple(changes), tuple(notes), frozenset(own))
@@ -637,26 +643,66 @@ class RedmineTracker:
             # the fields and the note from being written.
             for person in update.watchers:
                 user_id = self._user_id_of(person, key)
-                self.call(lambda user_id=user_id: self._redmine.engine.request(  # type: ignore[misc]
-                    "post", f"{self.name}/issues/{int(key)}/watchers.json",
-                    data={"user_id": user_id},
-                ), issue=key)
+                try:
+                    self._redmine.engine.request(
+                        "post", f"{self.name}/issues/{int(key)}/watchers.json",
+                        data={"user_id": user_id},
+                    )
+                except rex.ForbiddenError:
+                    # The stock Developer role may not add watchers. The note and fields
+                    # are written; say once what to grant instead of failing every cycle.
+                    if not self._watchers_refused:
+                        self._watchers_refused = True
+                        log.warning("watchers_not_added", issue=key, person=person,
+                                    reason="forbidden (HTTP 403): give slabridge's role the "
+                                           "'Add watchers' permission")
+                except Exception as exc:
+                    self._raise_translated(exc, key)
 
         return send
 
     def _user_id_of(self, person: str, issue: str) -> int:
-        """A user id from an id or a login (logins need an administrator's key)."""
+        """A user id from an id or a login.
+
+        Finding a login in /users.json needs an administrator's key; a non-admin key finds
+        it among the members of the configured projects (/users/{id}.json names logins).
+        """
         if person.isdigit():
             return int(person)
         if person not in self._user_ids:
-            users = self.call(lambda: self._redmine.engine.request(
-                "get", f"{self.name}/users.json", params={"name": person, "limit": 100}
-            ))["users"]
-            match = [u for u in users if u.get("login") == person]
-            if not match:
-                raise IssueError(f"issue #{issue}: no Redmine user with login {person!r}")
-            self._user_ids[person] = int(match[0]["id"])
+            try:
+                users = self._redmine.engine.request(
+                    "get", f"{self.name}/users.json", params={"name": person, "limit": 100}
+                )["users"]
+            except rex.ForbiddenError:
+                self._learn_member_logins()
+            except Exception as exc:
+                self._raise_translated(exc, None)
+            else:
+                for user in users:
+                    if user.get("login") == person:
+                        self._user_ids[person] = int(user["id"])
+            if person not in self._user_ids:
+                raise IssueError(f"issue #{issue}: no Redmine user with login {person!r}"
+                                 " among the members of the configured projects")
         return self._user_ids[person]
+
+    def _learn_member_logins(self) -> None:
+        """Logins of the configured projects' members (readable without admin rights)."""
+        if self._members_read:
+            return
+        member_ids: set[int] = set()
+        for project_id in self.project_ids().values():
+            for membership in self._pages(f"/projects/{project_id}/memberships.json",
+                                          "memberships", {}):
+                if "user" in membership:
+                    member_ids.add(int(membership["user"]["id"]))
+        for user_id in sorted(member_ids - set(self._user_ids.values())):
+            user = self.call(lambda user_id=user_id: self._redmine.engine.request(  # type: ignore[misc]
+                "get", f"{self.name}/users/{user_id}.json"))["user"]
+            if user.get("login"):
+                self._user_ids[str(user["login"])] = user_id
+        self._members_read = True
 
     def _priority_id(self, name: str, issue: str) -> int:
         if self._priority_ids is None:

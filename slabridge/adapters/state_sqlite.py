@@ -111,8 +111,8 @@ def _journal_to_dict(journal: Journal | None) -> dict[str, Any] | None:
         "initial_status": journal.initial_status,
         "status_changes": [{"at": c.at.isoformat(), "old": c.old, "new": c.new}
                            for c in journal.status_changes],
-        "notes": [{"at": n.at.isoformat(), "author": n.author, "public": n.public}
-                  for n in journal.notes],
+        "notes": [{"at": n.at.isoformat(), "author": n.author, "public": n.public,
+                   "author_name": n.author_name} for n in journal.notes],
         "own_note_keys": sorted(journal.own_note_keys),
     }
 
@@ -212,7 +212,8 @@ def _journal(data: dict[str, Any] | None) -> Journal | None:
         status_changes=tuple(
             StatusChange(_req_dt(c["at"]), c["old"], c["new"]) for c in data["status_changes"]
         ),
-        notes=tuple(Note(_req_dt(n["at"]), n["author"], n["public"]) for n in data["notes"]),
+        notes=tuple(Note(_req_dt(n["at"]), n["author"], n["public"], n.get("author_name", ""))
+                    for n in data["notes"]),
         own_note_keys=frozenset(data["own_note_keys"]),
     )
 

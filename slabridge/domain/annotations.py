@@ -39,6 +39,11 @@ class NoteTemplates:
         """The note for `kind` with `values` filled in, ending with the marker for `keys`."""
         return self.finish(self.line(kind, values), keys)
 
+    def word(self, key: str, english: str, **values: str) -> str:
+        """A word or phrase in this language (template `key`), else the English one."""
+        text = self.texts.get(key)
+        return text.format_map(_Missing(values)).strip() if text else english
+
     def line(self, kind: str, values: Mapping[str, str]) -> str:
         """One template filled in, without a marker (parts of a combined note)."""
         return self.texts[kind].format_map(_Missing(values)).strip()

@@ -72,6 +72,8 @@ class Note:
     at: datetime
     author: str
     public: bool = True
+    author_name: str = ""
+    """How the tracker names the author (for notes people read); `author` is the id."""
 
 
 @value

@@ -310,12 +310,12 @@ def _note(
         **rules.note_basics(customer, incident_class, tier),
         "due": format_local(evaluation.written_due, tier),
         "received": format_local(ticket.received, tier),
-        "status": STATUS_WORDS[status],
+        "status": status_word(status, rules.templates),
         "used_percent": (
             f"{evaluation.used_fraction:.0%}" if evaluation.used_fraction is not None else "-"
         ),
         "accepted": format_local(evaluation.accepted_at, tier),
-        "acceptance": evaluation.acceptance or "-",
+        "acceptance": _acceptance_words(evaluation, rules.templates),
     }
     if classified_key not in done:
         kind = "classified" if evaluation.due is not None else "classified_no_target"
@@ -328,6 +328,20 @@ def _note(
     if status in NOTED_STATUSES and status_key not in done:
         return rules.templates.render(status.value, values, (status_key,)), (status_key,)
     return None, ()
+
+
+def status_word(status: SlaStatus, templates: NoteTemplates) -> str:
+    """The SLA status as the notes' language says it (template `status_<value>`)."""
+    return templates.word(f"status_{status.value}", STATUS_WORDS[status])
+
+
+def _acceptance_words(evaluation: Evaluation, templates: NoteTemplates) -> str:
+    accepted = evaluation.accepted_by
+    if accepted is None:
+        return "-"
+    if accepted.kind == "status":
+        return templates.word("accepted_by_status", accepted.describe(), status=accepted.detail)
+    return templates.word("accepted_by_note", accepted.describe(), author=accepted.detail)
 
 
 def _handling_mark(tier: Tier, incident_class: str, rules: Rules) -> str:
@@ -363,7 +377,7 @@ def _escalation(
     mentions = " ".join(f"@{person}" for person in step.mention)
     text = rules.templates.line("escalation", {
         "step": step.name, "mentions": mentions,
-        "status": evaluation.status.value.replace("_", " "),
+        "status": status_word(evaluation.status, rules.templates),
         "due": format_local(evaluation.due, tier),
     })
     return text, (*passed, keys[step.name]), step

@@ -65,6 +65,8 @@ class Evaluation:
     due_as_paused: datetime | None = None
     """While paused: the due time without the ongoing pause (as it stood when the pause
     began), which, unlike `due`, does not move on with every minute of the pause."""
+    accepted_by: Acceptance | None = None
+    """The accepting event (None: not accepted)."""
 
     @property
     def written_due(self) -> datetime | None:
@@ -93,16 +95,32 @@ def _event_time(event: StatusChange | Note | ClassChange) -> datetime:
     return event.at
 
 
-def find_acceptance(history: TicketHistory, policy: SlaPolicy) -> tuple[datetime, str] | None:
-    """The first event that accepts the ticket, and a description of it."""
-    candidates: list[tuple[datetime, str]] = []
+@value
+class Acceptance:
+    """The event that accepted a ticket: a status change or someone's public note."""
+
+    at: datetime
+    kind: str
+    """"status" (changed to `detail`) or "note" (written by `detail`)"""
+    detail: str
+
+    def describe(self) -> str:
+        """In English, e.g. "public note by Sam Staff" (notes word it per language)."""
+        if self.kind == "status":
+            return f"status changed to {self.detail}"
+        return f"public note by {self.detail}"
+
+
+def find_acceptance(history: TicketHistory, policy: SlaPolicy) -> Acceptance | None:
+    """The first event that accepts the ticket."""
+    candidates: list[Acceptance] = []
     initial = history.initial_status.casefold()
     if policy.accept_on_status_change:
         for change in _by_time(history.status_changes):
             new = change.new.casefold()
             wanted = new in policy.accept_statuses if policy.accept_statuses else new != initial
             if wanted:
-                candidates.append((change.at, f"status changed to {change.new}"))
+                candidates.append(Acceptance(change.at, "status", change.new))
                 break
     if policy.accept_on_public_note:
         for note in _by_time(history.notes):
@@ -111,9 +129,9 @@ def find_acceptance(history: TicketHistory, policy: SlaPolicy) -> tuple[datetime
                 and note.author != history.reporter
                 and note.author not in policy.ignored_authors
             ):
-                candidates.append((note.at, f"public note by {note.author}"))
+                candidates.append(Acceptance(note.at, "note", note.author_name or note.author))
                 break
-    return min(candidates, key=lambda c: c[0]) if candidates else None
+    return min(candidates, key=lambda c: c.at) if candidates else None
 
 
 def find_pauses(history: TicketHistory, policy: SlaPolicy, until: datetime) -> tuple[Pause, ...]:
@@ -173,7 +191,7 @@ def evaluate(
     # Without status changes and notes nothing can accept the ticket.
     accepted = (find_acceptance(history, policy)
                 if history.status_changes or history.notes else None)
-    accepted_at, acceptance = accepted if accepted else (None, None)
+    accepted_at, acceptance = (accepted.at, accepted.describe()) if accepted else (None, None)
     stop = min(now, accepted_at) if accepted_at else now
     stop = max(stop, received)
     pauses = find_pauses(history, policy, stop)
@@ -183,7 +201,7 @@ def evaluate(
     if target is None:
         return Evaluation(
             current, None, None, SlaStatus.NO_TARGET, accepted_at, acceptance, used, None,
-            pauses, tuple(reclassifications),
+            pauses, tuple(reclassifications), accepted_by=accepted,
         )
     due = _due_with_pauses(calendar, received, target, pauses)
     due_as_paused = None
@@ -200,5 +218,5 @@ def evaluate(
         status = SlaStatus.RUNNING
     return Evaluation(
         current, target, due, status, accepted_at, acceptance, used, target - used,
-        pauses, tuple(reclassifications), due_as_paused,
+        pauses, tuple(reclassifications), due_as_paused, accepted,
     )

@@ -7,6 +7,7 @@ this session started is stopped at the end, by the PID start.sh printed.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.redmine_helpers import RedmineAdmin
+from tests.integration.redmine_helpers import (
+    ACME_CUSTOMER,
+    GLOBEX_CUSTOMER,
+    SERVICE,
+    STAFF,
+    RedmineAdmin,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 START = ROOT / "deploy" / "redmine-local" / "start.sh"
@@ -32,7 +39,10 @@ class RedmineServer:
 
     url: str
     api_key: str
+    """the admin's key: only for setting things up"""
     pid: int
+    accounts: dict[str, str]
+    """login -> API key of the agency's accounts (deploy/redmine-local/setup.rb)"""
 
 
 def _answers(url: str) -> bool:
@@ -73,7 +83,7 @@ def redmine() -> Iterator[RedmineServer]:
         line.split("=", 1) for line in result.stdout.splitlines() if line.startswith("REDMINE_")
     )
     server = RedmineServer(values["REDMINE_URL"], values["REDMINE_API_KEY"],
-                           int(values["REDMINE_PID"]))
+                           int(values["REDMINE_PID"]), json.loads(values["REDMINE_ACCOUNTS"]))
     yield server
     if not was_running:
         os.kill(server.pid, signal.SIGTERM)
@@ -87,13 +97,17 @@ def redmine() -> Iterator[RedmineServer]:
 
 @pytest.fixture(scope="session")
 def admin(redmine: RedmineServer) -> RedmineAdmin:
-    """A python-redmine client with the admin key, for arranging test data."""
-    return RedmineAdmin(redmine.url, redmine.api_key)
+    """Arranges test data with the admin key and acts as the agency's people."""
+    return RedmineAdmin(redmine.url, redmine.api_key, redmine.accounts)
 
 
 @dataclass
 class Workspace:
-    """Fresh projects, a config file and a state file for one test."""
+    """Fresh projects, a config file and a state file for one test.
+
+    slabridge runs as its service account (`env["REDMINE_API_KEY"]` is its key); Acme's
+    projects are reported in by carla.acme, Globex's by gus.globex.
+    """
 
     config_path: Path
     env: dict[str, str]
@@ -135,9 +149,10 @@ def workspace(redmine: RedmineServer, admin: RedmineAdmin, tmp_path: Path) -> Wo
     """Three new projects (Acme on Advanced, Globex on Premium, an internal one) and config."""
     suffix = uuid.uuid4().hex[:8]
     projects = {role: f"{role}-{suffix}" for role in ("acme", "globex", "internal")}
-    for identifier in projects.values():
-        admin.make_project(identifier)
+    admin.make_project(projects["acme"], customer=ACME_CUSTOMER)
+    admin.make_project(projects["globex"], customer=GLOBEX_CUSTOMER)
+    admin.make_project(projects["internal"], members={SERVICE: "Developer", STAFF: "Developer"})
     config_path = tmp_path / "slabridge.yaml"
     config_path.write_text(CONFIG.format(**projects), encoding="utf-8")
-    env = {**os.environ, "REDMINE_URL": redmine.url, "REDMINE_API_KEY": redmine.api_key}
+    env = {**os.environ, "REDMINE_URL": redmine.url, "REDMINE_API_KEY": admin.service_key}
     return Workspace(config_path, env, projects)

@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
+from structlog.testing import capture_logs
 
 from slabridge.bootstrap import build_syncer
 from slabridge.config import load_config
 from slabridge.service import Syncer
 from tests.conftest import vienna
 from tests.integration.conftest import Workspace
-from tests.integration.redmine_helpers import RedmineAdmin
+from tests.integration.redmine_helpers import SERVICE, RedmineAdmin
 
 pytestmark = pytest.mark.redmine
 
@@ -106,9 +107,10 @@ escalation:
     chat: {{kind: webhook, url: "{hook}"}}
   ladders:
     standard:
-      - {{name: at-risk, when: at_risk, mention: [admin], watchers: [admin], notify: [chat]}}
-      - {{name: breached, when: breached, mention: [admin], raise_priority: Immediate,
-          reassign: admin, notify: [mail, chat]}}
+      - {{name: at-risk, when: at_risk, mention: [sam.staff], watchers: [sam.staff],
+          notify: [chat]}}
+      - {{name: breached, when: breached, mention: [sam.staff], raise_priority: Immediate,
+          reassign: sam.staff, notify: [mail, chat]}}
   rules:
     - {{ladder: standard, classes: [critical]}}
 """
@@ -138,12 +140,19 @@ def test_ladder_steps_once_each_across_a_restart(
     issue = admin.make_issue(config_path.projects["acme"], "Payment down", priority="Urgent",
                              Incident_received=received)
     first = syncer(config_path, monkeypatch)
-    report = first.cycle(vienna(2026, 11, 20, 12, 10))
+    with capture_logs() as logs:
+        report = first.cycle(vienna(2026, 11, 20, 12, 10))
     assert report.notifications == 1
     raw = admin.raw(issue)
-    assert any("@admin" in n and "Escalation (at-risk)" in n for n in admin.notes(issue))
+    assert any("@sam.staff" in n and "Escalation (at-risk)" in n for n in admin.notes(issue))
+    # slabridge runs with the stock Developer role, which may not add watchers: the note
+    # and fields are written all the same, and what to grant is said once.
     watchers = admin.redmine.issue.get(issue, include=["watchers"]).watchers
-    assert [w.name for w in watchers] == ["Redmine Admin"]
+    assert [w.name for w in watchers] == []
+    assert [e for e in logs if e["event"] == "watchers_not_added"] == [
+        {"event": "watchers_not_added", "log_level": "warning", "issue": str(issue),
+         "person": "sam.staff",
+         "reason": "forbidden (HTTP 403): give slabridge's role the 'Add watchers' permission"}]
     assert raw["priority"]["name"] == "Urgent"
     assert len(Hooks.received) == 1
     headers, payload = Hooks.received[0]
@@ -157,13 +166,30 @@ def test_ladder_steps_once_each_across_a_restart(
     restarted.cycle(vienna(2026, 11, 20, 13, 45))
     raw = admin.raw(issue)
     assert raw["priority"]["name"] == "Immediate"
-    assert raw["assigned_to"]["name"] == "Redmine Admin"
+    assert raw["assigned_to"]["name"] == "Sam Staff"
     assert len(Hooks.received) == 2
     messages = inbox[0].messages
     assert len(messages) == 1
     assert messages[0]["Subject"].startswith(f"[SLA breached] {issue} Acme: Payment down")
     escalations = [n for n in admin.notes(issue) if "Escalation (" in n]
     assert len(escalations) == 2
+
+
+def test_watchers_added_where_the_role_allows_it(
+    config_path: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With 'Add watchers' (here: the Manager role), the at-risk step adds its watcher."""
+    project = config_path.projects["acme"]
+    membership = next(m for m in admin.redmine.project_membership.filter(project_id=project)
+                      if m.user.id == admin.user_ids[SERVICE])
+    admin.redmine.project_membership.update(membership.id, role_ids=[admin.roles["Manager"]])
+    issue = admin.make_issue(project, "Payment down", priority="Urgent",
+                             Incident_received="2026-11-20T09:00:00+01:00")
+    with capture_logs() as logs:
+        syncer(config_path, monkeypatch).cycle(vienna(2026, 11, 20, 12, 10))
+    watchers = admin.redmine.issue.get(issue, include=["watchers"]).watchers
+    assert [w.name for w in watchers] == ["Sam Staff"]
+    assert not [e for e in logs if e["event"] == "watchers_not_added"]
 
 
 def test_fastlane_into_the_open_version_due_soonest(

@@ -376,6 +376,7 @@ class MemoryStore:
         self.records: dict[tuple[str, str], IssueRecord] = {}
         self.watermarks: dict[str, datetime] = {}
         self.flags: set[tuple[str, str]] = set()
+        self.marks: dict[tuple[str, str], str] = {}
 
     def watermark(self, tracker: str) -> datetime | None:
         """The newest update seen."""
@@ -420,6 +421,14 @@ class MemoryStore:
             return False
         self.flags.add(flag)
         return True
+
+    def mark(self, tracker: str, key: str) -> str | None:
+        """A remembered value."""
+        return self.marks.get((tracker, key))
+
+    def set_mark(self, tracker: str, key: str, value: str) -> None:
+        """Remember a value."""
+        self.marks[tracker, key] = value
 
 
 @pytest.mark.parametrize("json_output", [True, False], ids=["json", "console"])

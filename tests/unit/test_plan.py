@@ -9,7 +9,7 @@ from pathlib import Path
 from slabridge.config import load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import IssueRecord, Journal, Note, StatusChange, Ticket, TicketFacts
-from slabridge.domain.plan import decide
+from slabridge.domain.plan import Rules, decide
 from tests.conftest import vienna
 
 CONFIG = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
@@ -225,3 +225,36 @@ def test_a_class_change_while_paused_writes_the_new_classes_due_time() -> None:
         assert decision.update.fields["sla_class"] == "critical"
         assert decision.update.fields["response_due"] == "2026-11-23T12:00:00Z"
         assert "Response due by *2026-11-23 13:00 CET*" in (decision.update.note or "")
+
+
+def _in_language(language: str) -> Rules:
+    settings = CONFIG.settings.model_copy(
+        update={"notes": CONFIG.settings.notes.model_copy(update={"language": language})}
+    )
+    return type(CONFIG)(settings, CONFIG.source).rules(frozenset({"99"}))
+
+
+def test_english_notes_carry_english_labels_german_notes_german_ones() -> None:
+    """The class label follows the notes' language (it was English with German inside)."""
+    english = decide(ticket(), None, None, RULES, at(10)).update
+    german = decide(ticket(), None, None, _in_language("de"), at(10)).update
+    assert english is not None and german is not None
+    assert "classified as *Critical incident* for" in (english.note or "")
+    assert "Vorfall" not in (english.note or "")
+    assert "eingestuft als *Produktivkritischer Vorfall* für" in (german.note or "")
+
+
+def test_met_note_names_the_person_who_answered_in_the_notes_language() -> None:
+    """The met note names the answering user by name, in the notes' language."""
+    first = decide(ticket(), None, None, RULES, at(10))
+    assert first.update is not None
+    record = IssueRecord(ticket(sla_fields=dict(first.update.fields)),
+                         done_keys=frozenset(first.update.note_keys))
+    answered = Journal("New", (), (Note(at(10, 30), "6", author_name="Sam Staff"),))
+    later = ticket(updated=at(10, 30), sla_fields=dict(first.update.fields))
+    met = decide(later, answered, record, RULES, at(10, 45)).update
+    assert met is not None
+    assert "accepted 2026-11-23 10:30 CET (public note by Sam Staff)" in (met.note or "")
+    german = decide(later, answered, record, _in_language("de"), at(10, 45)).update
+    assert german is not None
+    assert "(öffentliche Notiz von Sam Staff)" in (german.note or "")
