@@ -24,7 +24,7 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -104,6 +104,14 @@ class FakeRedmine:
 
     def own_authors(self) -> frozenset[str]:
         return frozenset({"admin"})
+
+    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Nothing to read back: this fake stores every field it is sent."""
+        return {}
+
+    def field_label(self, role: str) -> str:
+        """The role itself."""
+        return role
 
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         for page in self.pages:

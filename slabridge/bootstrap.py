@@ -149,7 +149,8 @@ def build_syncer(config: Config, *, dry_run: bool = False) -> Syncer:
     tracker = build_tracker(config)
     store = build_store(config, dry_run=dry_run)
     overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
-    return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config))
+    return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config),
+                  scope=config.scope_fingerprint())
 
 
 def settle_long_lived_objects() -> None:

@@ -21,11 +21,12 @@ from slabridge.errors import SlabridgeError, UsageError
 from slabridge.explaining import explanation_dict, explanation_text
 from slabridge.logs import configure as configure_logs
 from slabridge.logs import scrub_text
-from slabridge.service import board, explain
+from slabridge.service import Unclassified, board, explain, unclassified
 from slabridge.settings import json_schema
 
 EXIT_OK = 0
 EXIT_BUG = 3
+UNCLASSIFIED_SHOWN = 20  # in the text summary of a cycle; --json and status list all
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -188,6 +189,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     )
     for problem in report.problems:
         print(f"  problem: {scrub_text(problem)}")
+    shown = report.unclassified_issues[:UNCLASSIFIED_SHOWN]
+    for item in shown:
+        print(f"  unclassified: #{item.key} {item.subject[:50]}: {item.reason}")
+    if len(report.unclassified_issues) > len(shown):
+        print(f"  ... and {len(report.unclassified_issues) - len(shown)} more unclassified "
+              "(`slabridge status --unclassified` lists them all)")
     return EXIT_OK
 
 
@@ -220,6 +227,17 @@ def _port(text: str) -> str:
     return text
 
 
+def _print_unclassified(issues: list[Unclassified], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps([u.as_dict() for u in issues], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for u in issues:
+        print(f"{'#' + u.key:>7}  {u.subject[:50]:<50}  {u.reason}")
+    if not issues:
+        print("(no open unclassified issues in the last sync)")
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the board of open issues from the last sync."""
     config = _config(args)
@@ -227,6 +245,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     store = build_store(config)
     if args.customer:
         config.customer(args.customer)
+    if args.unclassified:
+        return _print_unclassified(unclassified(store, tracker.name, config.rules(), _now()),
+                                   args.json)
     rows = board(store, tracker.name, config.rules(), _now(), args.customer)
     if args.json:
         print(json.dumps([
@@ -345,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="board of open issues, most urgent first")
     status.add_argument("--customer", help="only this customer's issues")
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--unclassified", action="store_true",
+                        help="instead: the open issues no rule classifies, with the reason")
     status.set_defaults(handler=cmd_status)
 
     explain_cmd = sub.add_parser("explain", help="why an issue has its due time")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -275,6 +277,16 @@ class Config:
             return None
         add_micros, target = entry
         return add_micros(received, target)
+
+    def scope_fingerprint(self) -> str:
+        """What decides which issues slabridge looks after: the projects polled and the
+        classification rules. A change means issues nobody touched may now be in scope."""
+        settings = self.settings
+        scope = {
+            "projects": list(settings.tracker.projects) if settings.tracker else [],
+            "classification": settings.classification.model_dump(mode="json"),
+        }
+        return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:16]
 
     def label(self, label: str | dict[str, str], key: str) -> str:
         """A configured label in the notes' language (then English, then any), or `key`."""

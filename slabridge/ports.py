@@ -49,6 +49,15 @@ class Tracker(Protocol):
         """
         ...
 
+    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """slabridge's fields as the tracker stored them after writes, by issue key (a
+        tracker that refuses what it will not store, rather than dropping it, returns {})."""
+        ...
+
+    def field_label(self, role: str) -> str:
+        """How the tracker names the field slabridge writes in `role` (for messages)."""
+        ...
+
     def current_sprint(self, project: str) -> Sprint | None:
         """The sprint a Fastlane issue goes into (never a closed one), if there is one."""
         ...

@@ -17,7 +17,14 @@ import structlog
 from slabridge.domain.calendar import ClosedPeriod
 from slabridge.domain.contracts import Contract
 from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Sprint, Ticket
-from slabridge.domain.plan import Context, Decision, Rules, TicketUpdate, decide
+from slabridge.domain.plan import (
+    Context,
+    Decision,
+    Rules,
+    TicketUpdate,
+    decide,
+    unwritable_key,
+)
 from slabridge.domain.values import value
 from slabridge.errors import (
     IssueError,
@@ -44,10 +51,38 @@ DECISIONS_PER_BATCH = 100
 # page's query ran.
 SAME_TIME_MARGIN = timedelta(seconds=2)
 
+# State-store marks: slabridge's own accounts, and the scope of the last cycle.
+OWN_AUTHORS = "own_authors"
+SCOPE = "scope"
+
 URGENCY = {
     SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
     SlaStatus.MET: 4, SlaStatus.NO_TARGET: 5,
 }
+
+
+@dataclass(frozen=True)
+class Unclassified:
+    """An open issue no rule classified, and why (named, not only counted)."""
+
+    key: str
+    subject: str
+    project: str
+    reason: str
+
+    @classmethod
+    def of(cls, decision: Decision) -> Unclassified:
+        """The unclassified decision's issue, its reason with the facts rules look at."""
+        ticket = decision.ticket
+        facts = ticket.facts
+        return cls(ticket.key, ticket.subject, facts.project,
+                   f"{decision.reason} (project {facts.project}, tracker {facts.tracker}, "
+                   f"priority {facts.priority})")
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready."""
+        return {"issue": self.key, "subject": self.subject, "project": self.project,
+                "reason": self.reason}
 
 
 @dataclass
@@ -69,6 +104,8 @@ class SyncReport:
     seconds: float = 0.0
     planned: list[TicketUpdate] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unclassified_issues: list[Unclassified] = field(default_factory=list)
+    """The open issues this cycle saw that no rule classified, with the reason."""
     statuses: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +113,7 @@ class SyncReport:
         return {
             **self.counts(),
             "problems": self.problems,
+            "unclassified_issues": [u.as_dict() for u in self.unclassified_issues],
             "planned": [
                 {"issue": u.ticket_key, "fields": dict(u.fields), "note": u.note,
                  "note_keys": list(u.note_keys)}
@@ -121,9 +159,12 @@ class Syncer:
 
     def __init__(
         self, tracker: Tracker, store: StateStore, rules: Rules, overlap: timedelta,
-        notifiers: Mapping[str, Notifier] | None = None,
+        notifiers: Mapping[str, Notifier] | None = None, scope: str = "",
     ) -> None:
         self.tracker = tracker
+        self.scope = scope
+        """A fingerprint of the projects and classification rules (Config.scope_fingerprint):
+        when it differs from the last cycle's, the next cycle reconciles every open issue."""
         self.store = store
         self.rules = rules
         self.overlap = overlap
@@ -155,8 +196,18 @@ class Syncer:
             self._prepared = True
         name = self.tracker.name
         watermark = self.store.watermark(name)
+        scope_changed = (bool(self.scope) and watermark is not None and not full
+                         and self.store.mark(name, SCOPE) != self.scope)
+        full = full or scope_changed
         mode = "full" if full or watermark is None else "incremental"
         report = SyncReport(mode=mode, dry_run=dry_run)
+        if scope_changed:
+            # A project or rule added later: its untouched issues would never be listed by
+            # an incremental cycle.
+            report.problems.append("the configuration's scope (projects or classification) "
+                                   "changed since the last cycle: this cycle reconciles "
+                                   "every open issue")
+            log.info("scope_changed", reconcile="full")
         # Bound once per cycle: the module's lazy proxy binds anew on every call (several
         # microseconds per issue), and a logging setup changed between cycles still counts.
         self._log = log.bind()
@@ -254,6 +305,8 @@ class Syncer:
             newest = started_at if newest is None else max(newest, started_at)
         if not dry_run and newest is not None and not stopped:
             self.store.set_watermark(name, newest)
+            if self.scope and self.store.mark(name, SCOPE) != self.scope:
+                self.store.set_mark(name, SCOPE, self.scope)
         report.requests = self.tracker.requests_made - requests_before
         report.seconds = time.perf_counter() - started
         self._log.info("cycle_done", **report.counts())
@@ -313,12 +366,16 @@ class Syncer:
         records, self._unsaved = self._unsaved, []
         written, self._written = self._written, []
         report.writes += len(written)
+        read_back = self._read_back(written, report)
         for write, done in written:
             made, update = write.record, write.update
             report.notes += 1 if update.note else 0
             ticket = made.ticket
             if update.fields:
-                ticket = ticket.with_sla_fields(update.fields)
+                stored, dropped = read_back.get(update.ticket_key, (update.fields, frozenset()))
+                ticket = ticket.with_sla_fields(
+                    {role: stored.get(role, "") for role in update.fields})
+                done = done | dropped
             records.append(IssueRecord(  # all fields: replace() costs three times as much
                 ticket, made.journal, made.journal_as_of, made.class_changes,
                 made.accepted_at, done.union(update.note_keys), made.next_check,
@@ -382,6 +439,8 @@ class Syncer:
         report.evaluated += 1
         if decision.evaluation is None:
             report.unclassified += 1
+            if not ticket.closed:
+                report.unclassified_issues.append(Unclassified.of(decision))
             unclassified = IssueRecord(ticket, journal, journal_as_of)
             if not dry_run and unclassified != record:
                 self._store_later(unclassified)
@@ -394,6 +453,10 @@ class Syncer:
         )
         if ticket.receipt_problem and not ticket.closed:
             done = self._say_receipt_problem(ticket, done, report)
+        tracked = ticket.tracked_fields
+        if tracked is not None and not ticket.closed and not tracked.issuperset(
+                decision.desired_fields):
+            done = self._say_unavailable_fields(ticket, decision, done, report)
         new_record = IssueRecord(
             ticket, journal, journal_as_of, decision.class_changes,
             decision.evaluation.accepted_at, done, next_check(decision, rules),
@@ -433,6 +496,55 @@ class Syncer:
         self._log.warning("receipt_field_not_used", issue=ticket.key,
                           problem=ticket.receipt_problem)
         return done | {said}
+
+    def _say_unavailable_fields(self, ticket: Ticket, decision: Decision,
+                                done: frozenset[str], report: SyncReport) -> frozenset[str]:
+        """Report, once per issue and field, a field the issue does not carry."""
+        tracked = ticket.tracked_fields or frozenset()
+        missing = [role for role in decision.desired_fields
+                   if role not in tracked and f"unavailable:{role}" not in done]
+        if not missing:
+            return done
+        names = ", ".join(self.tracker.field_label(role) for role in missing)
+        facts = ticket.facts
+        report.problems.append(
+            f"issue {ticket.key}: field {names} is not available on this issue (project "
+            f"{facts.project}, tracker {facts.tracker}): enable it for the project and the "
+            "tracker and make it visible to slabridge's role; the other fields are written")
+        self._log.warning("fields_not_available", issue=ticket.key, fields=missing)
+        return done | {f"unavailable:{role}" for role in missing}
+
+    def _read_back(self, written: list[tuple[_Write, frozenset[str]]],
+                   report: SyncReport) -> dict[str, tuple[dict[str, str], frozenset[str]]]:
+        """What the tracker stored of the fields just written, and the done keys of the
+        values it dropped (reported once: it is not sent again until the value changes)."""
+        keys = [write.update.ticket_key for write, _ in written if write.update.fields]
+        if not keys:
+            return {}
+        try:
+            stored = self.tracker.stored_fields(keys)
+        except (TrackerUnavailableError, TrackerError) as error:
+            self._log.warning("fields_not_read_back", error=str(error))
+            return {}
+        found: dict[str, tuple[dict[str, str], frozenset[str]]] = {}
+        for write, _ in written:
+            update = write.update
+            now_stored = stored.get(update.ticket_key)
+            if now_stored is None:
+                continue
+            dropped = {role: value for role, value in update.fields.items()
+                       if now_stored.get(role, "") != value}
+            if dropped:
+                names = ", ".join(self.tracker.field_label(role) for role in dropped)
+                report.problems.append(
+                    f"issue {update.ticket_key}: the tracker did not store field {names}: "
+                    "it may be read-only for slabridge's role in the workflow, or the role "
+                    "lacks 'Edit issues'; not sent again until its value changes")
+                self._log.warning("fields_dropped", issue=update.ticket_key,
+                                  fields=sorted(dropped))
+            found[update.ticket_key] = (
+                now_stored, frozenset(unwritable_key(r, v) for r, v in dropped.items()))
+        return found
 
     def _prepare(self, update: TicketUpdate) -> Callable[[], None]:
         """The tracker's prepared write; one that cannot be prepared fails when it is sent.
@@ -593,9 +705,6 @@ class BoardRow:
     status: SlaStatus
 
 
-OWN_AUTHORS = "own_authors"
-
-
 def judging_rules(rules: Rules, store: StateStore, tracker_name: str,
                   own_authors: frozenset[str] | None = None, *,
                   remember: bool = False) -> Rules:
@@ -634,6 +743,17 @@ def board(store: StateStore, tracker_name: str, rules: Rules, now: datetime,
     far = datetime.max.replace(tzinfo=now.tzinfo)
     rows.sort(key=lambda r: (URGENCY[r.status], r.due or far, r.key))
     return rows
+
+
+def unclassified(store: StateStore, tracker_name: str, rules: Rules,
+                 now: datetime) -> list[Unclassified]:
+    """Open issues from the last sync that no rule classifies now, and why."""
+    found = []
+    for record in store.open_records(tracker_name):
+        decision = decide(record.ticket, record.journal, record, rules, now)
+        if decision.evaluation is None:
+            found.append(Unclassified.of(decision))
+    return sorted(found, key=lambda u: (u.project, u.key))
 
 
 @dataclass(frozen=True)

@@ -273,6 +273,15 @@ class JiraTracker:
                 + " (checked through /field): create it or fix the configuration"
             )
 
+    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Jira answers 400 for a field it will not store, so nothing needs reading back."""
+        return {}
+
+    def field_label(self, role: str) -> str:
+        """The custom field's name, or the issue property's key."""
+        name = self._field_names.get(role) if self._field_names else None
+        return repr(name) if name else f"{PROPERTY}.{role}"
+
     def own_authors(self) -> frozenset[str]:
         """Our account id (Cloud) or name (Data Center)."""
         if self._user is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -160,6 +160,7 @@ class RedmineTracker:
         self._last_date: str | None = None
         self._projects = projects
         self._field_names = {role: name for role, name in field_names.items() if name}
+        self._all_roles = frozenset(self._field_names)
         self._receipt_field = receipt_field
         self._local_zone = ZoneInfo(local_zone)
         self._redmine = Redmine(
@@ -191,6 +192,7 @@ class RedmineTracker:
         self._priority_ids: dict[str, int] | None = None
         self._user_ids: dict[str, int] = {}
         self._members_read = False
+        self._fields_known_by_admin = False
         self._watchers_refused = False
         self._sprint_rule = sprint_rule
         self._user_id: str | None = None
@@ -283,6 +285,7 @@ class RedmineTracker:
             fields = self.call(lambda: list(self._redmine.custom_field.all()))
         except TrackerError:
             return  # not an administrator: ids are learnt from the issues listed
+        self._fields_known_by_admin = True
         for custom_field in fields:
             if getattr(custom_field, "customized_type", "issue") == "issue":
                 self._field_ids[custom_field.name] = custom_field.id
@@ -348,8 +351,41 @@ class RedmineTracker:
         the front (already read), and the watermark brings it back next cycle.
         """
         self.listing_started = None
+        seen_fields: set[str] = set()
+        listed = 0
         for raw in self._issue_pages(self._filters(updated_since, open_only)):
+            listed += 1
+            seen_fields.update(cf["name"] for cf in raw.get("custom_fields", ()))
             yield self.ticket_from(raw)
+        if updated_since is None and listed and not self._fields_known_by_admin:
+            # A non-admin key cannot read /custom_fields.json: a field that no issue of the
+            # whole listing carries is missing, not enabled anywhere, or not visible to it.
+            # Said once, naming all, before anything is written (a dry run too).
+            missing = [name for name in self._field_names.values() if name not in seen_fields]
+            if missing:
+                raise TrackerError(
+                    "no issue of the configured projects has the custom field "
+                    + ", ".join(repr(m) for m in missing)
+                    + " (missing, not enabled for these projects and trackers, or not "
+                    "visible to slabridge's role): create it for all projects and trackers, "
+                    "or fix tracker.fields; `slabridge doctor` checks the setup"
+                )
+
+    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """slabridge's fields as Redmine stored them, by issue (one request per 100):
+        Redmine drops a value it will not take (field read-only in the workflow, role
+        without "Edit issues") and still answers 204."""
+        found: dict[str, dict[str, str]] = {}
+        for first in range(0, len(keys), PAGE):
+            chunk = ",".join(str(int(k)) for k in keys[first:first + PAGE])
+            for raw in self._pages("/issues.json", "issues",
+                                   {"issue_id": chunk, "status_id": "*"}):
+                found[str(raw["id"])] = dict(self.ticket_from(raw).sla_fields)
+        return found
+
+    def field_label(self, role: str) -> str:
+        """The custom field's name for a field role."""
+        return repr(self._field_names.get(role, role))
 
     def _note_listing_start(self) -> None:
         # The server's clock when the first page was answered (its Date header) is the next
@@ -525,6 +561,11 @@ class RedmineTracker:
         for role, name in self._field_names.items():
             value = custom.get(name, "")
             sla_fields[role] = value if isinstance(value, str) else ",".join(value)
+        # Only the fields this issue carries can be written (Redmine ignores the others:
+        # not enabled for its project or tracker, or not visible to slabridge's role).
+        present = [role for role, name in self._field_names.items() if name in custom]
+        tracked = (self._all_roles if len(present) == len(self._field_names)
+                   else frozenset(present))
         category = raw.get("category", {}).get("name")
         # Times have whole seconds, so "updated == created" alone could hide a change made
         # in the same second; the default status and empty SLA fields rule that out.
@@ -553,7 +594,7 @@ class RedmineTracker:
             sla_fields=sla_fields,
             pristine=pristine,
             sprint=str(raw["fixed_version"]["id"]) if raw.get("fixed_version") else None,
-            tracked_fields=frozenset(self._field_names),
+            tracked_fields=tracked,
             receipt_problem=receipt_problem,
         )
 
@@ -609,6 +650,11 @@ class RedmineTracker:
         ready to send: ids looked up, body encoded (see Tracker); watchers after it."""
         key = update.ticket_key
         custom_fields = []
+        wanted = [self._field_names[r] for r in update.fields if r in self._field_names]
+        if any(name not in self._field_ids for name in wanted):
+            # A non-admin key learns field ids from issues; after a restart a write that
+            # comes from the clock alone has listed none yet: read them off this issue.
+            self.fetch(key)
         for role, value in update.fields.items():
             name = self._field_names.get(role)
             if name is None:

@@ -265,7 +265,8 @@ def decide(
                         needs_emergency_count=needs_emergency)
     tracked = ticket.tracked_fields
     fields = {role: value for role, value in desired.items()
-              if (tracked is None or role in tracked) and ticket.sla_fields.get(role, "") != value}
+              if (tracked is None or role in tracked) and ticket.sla_fields.get(role, "") != value
+              and unwritable_key(role, value) not in done}
     note, keys = _note(ticket, customer, incident_class, tier, evaluation, done, rules)
     extra: list[str] = []
     if note is not None and context.emergency is not None and classified_key in keys:
@@ -328,6 +329,12 @@ def _note(
     if status in NOTED_STATUSES and status_key not in done:
         return rules.templates.render(status.value, values, (status_key,)), (status_key,)
     return None, ()
+
+
+def unwritable_key(role: str, value: str) -> str:
+    """The done key that says the tracker dropped `value` for `role` when it was written:
+    it is not sent again until the value slabridge wants changes."""
+    return f"unwritable:{role}={value}"
 
 
 def status_word(status: SlaStatus, templates: NoteTemplates) -> str:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
 
+from slabridge.bootstrap import build_syncer
+from slabridge.config import load_config
+from tests.conftest import vienna
 from tests.integration.conftest import Workspace
-from tests.integration.redmine_helpers import RedmineAdmin
+from tests.integration.redmine_helpers import SERVICE, RedmineAdmin
 
 pytestmark = pytest.mark.redmine
 
@@ -58,3 +62,147 @@ def test_own_note_is_not_the_reply_on_the_board_or_in_statements(
     ok(cli(workspace, "sync", "--once"))
     rows = json.loads(ok(cli(workspace, "status", "--json")))
     assert [r["status"] for r in rows if r["issue"] == str(issue)] == ["met"]
+
+
+def with_fields(workspace: Workspace, fields: str) -> None:
+    """Add a `tracker.fields` block to the workspace's config."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    tracker_part, rest = text.split("state:\n")
+    workspace.config_path.write_text(
+        f"{tracker_part.rstrip()}\n  fields:\n{fields}state:\n{rest}", encoding="utf-8")
+
+
+def test_missing_fields_said_once_up_front_with_a_non_admin_key(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """Fields no issue carries are all named in one message before anything is written,
+    in a dry run too (it said nothing, and a real run failed per issue naming one)."""
+    with_fields(workspace, "    sla_status: SLA state\n    sla_class: SLA klass\n")
+    issues = [admin.make_issue(workspace.projects["acme"], f"Broken {n}", priority="Urgent")
+              for n in range(2)]
+    message = ("slabridge: error: no issue of the configured projects has the custom field "
+               "'SLA klass', 'SLA state' (missing, not enabled for these projects and "
+               "trackers, or not visible to slabridge's role): create it for all projects and "
+               "trackers, or fix tracker.fields; `slabridge doctor` checks the setup")
+    for args in (("sync", "--once", "--dry-run"), ("sync", "--once")):
+        result = cli(workspace, *args)
+        assert (result.returncode, result.stderr.strip()) == (1, message)
+    assert [admin.journal_count(issue) for issue in issues] == [0, 0]
+
+
+def test_field_not_on_an_issue_is_reported_once_and_the_rest_written(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """A field not enabled for an issue's tracker: said once for that issue, the other
+    fields and the note are written, and the next cycle neither says nor writes it again."""
+    with_fields(workspace, "    sla_status: SLA status (bugs only)\n")
+    bug = admin.make_issue(workspace.projects["acme"], "Checkout broken", priority="Urgent")
+    feature = admin.make_issue(workspace.projects["acme"], "Export wrong", priority="Urgent",
+                               tracker="Feature")
+    first = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    assert [p for p in first["problems"] if "not available" in p] == [
+        f"issue {feature}: field 'SLA status (bugs only)' is not available on this issue "
+        f"(project {workspace.projects['acme']}, tracker Feature): enable it for the project "
+        "and the tracker and make it visible to slabridge's role; the other fields are written"]
+    assert admin.field(bug, "SLA status (bugs only)") == "running"
+    assert admin.field(feature, "SLA class") == "critical"
+    assert len(admin.notes(feature)) == 1
+    journals = admin.journal_count(feature)
+    second = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    assert [p for p in second["problems"] if "not available" in p] == []
+    assert admin.journal_count(feature) == journals
+
+
+def test_fields_redmine_drops_are_reported_once_and_not_resent(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """slabridge as a Reporter (no 'Edit issues'): Redmine keeps the note, drops the fields
+    and answers 204. That is reported once per issue, and the fields are not sent again."""
+    project = workspace.projects["globex"]
+    membership = next(m for m in admin.redmine.project_membership.filter(project_id=project)
+                      if m.user.id == admin.user_ids[SERVICE])
+    admin.redmine.project_membership.update(membership.id, role_ids=[admin.roles["Reporter"]])
+    issue = admin.make_issue(project, "Interface down", priority="Urgent")
+    first = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    dropped = [p for p in first["problems"] if "did not store" in p]
+    assert dropped == [
+        f"issue {issue}: the tracker did not store field 'SLA response due', 'SLA response "
+        "due date', 'SLA class', 'SLA status', 'SLA handling': it may be read-only for "
+        "slabridge's role in the workflow, or the role lacks 'Edit issues'; not sent again "
+        "until its value changes"]
+    assert len(admin.notes(issue)) == 1
+    assert admin.field(issue, "SLA class") == ""
+    journals = admin.journal_count(issue)
+    second = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    assert [p for p in second["problems"] if "did not store" in p] == []
+    assert second["writes"] == 0
+    assert admin.journal_count(issue) == journals
+
+
+def test_time_driven_update_after_a_restart_with_a_non_admin_key(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At risk from the clock alone, in a new process that has listed nothing: the write
+    reaches Redmine (it failed: field ids were only learnt from issues listed)."""
+    issue = admin.make_issue(workspace.projects["acme"], "Payment down", priority="Urgent",
+                             Incident_received="2026-11-20T09:00:00+01:00")  # due 13:00
+    for name in ("REDMINE_URL", "REDMINE_API_KEY"):
+        monkeypatch.setenv(name, workspace.env[name])
+    first = build_syncer(load_config(workspace.config_path))
+    first.cycle(vienna(2026, 11, 20, 11, 0))
+    assert admin.field(issue, "SLA status") == "running"
+    time.sleep(6)  # past overlap_seconds: only slabridge's own write brings the issue back
+    assert first.cycle(vienna(2026, 11, 20, 11, 5)).seen == 1
+    time.sleep(6)  # ...and after that nothing does
+    restarted = build_syncer(load_config(workspace.config_path))
+    report = restarted.cycle(vienna(2026, 11, 20, 12, 10))
+    assert (report.seen, report.errors, report.problems) == (0, 0, [])
+    assert admin.field(issue, "SLA status") == "at_risk"
+    assert any(n.startswith("*SLA at risk:*") for n in admin.notes(issue))
+
+
+def test_a_project_and_rule_added_later_are_reconciled_by_the_next_cycle(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """Globex's project and rule added to the configuration after the first cycles: its
+    untouched open issue gets its due time in the next cycle, which says why it is full."""
+    full_config = workspace.config_path.read_text(encoding="utf-8")
+    globex = workspace.projects["globex"]
+    rule = (f"    - name: Globex project\n      match: {{project: {globex}}}\n"
+            "      customer: globex\n")
+    assert rule in full_config
+    workspace.config_path.write_text(
+        full_config.replace(rule, "").replace(f"{globex}, ", ""), encoding="utf-8")
+    waiting = admin.make_issue(globex, "Interface down", priority="Urgent")
+    ok(cli(workspace, "sync", "--once"))
+    ok(cli(workspace, "sync", "--once"))
+    assert admin.field(waiting, "SLA status") == ""
+
+    workspace.config_path.write_text(full_config, encoding="utf-8")
+    summary = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    assert summary["mode"] == "full"
+    assert ("the configuration's scope (projects or classification) changed since the last "
+            "cycle: this cycle reconciles every open issue") in summary["problems"]
+    assert admin.field(waiting, "SLA status") == "running"
+    again = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    assert again["mode"] == "incremental"
+
+
+def test_unclassified_issues_are_named_with_the_reason(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """The cycle summary and `status --unclassified` name each open issue no rule
+    classified, and say why (they were only counted)."""
+    internal = workspace.projects["internal"]
+    issue = admin.make_issue(internal, "Update the team wiki", priority="Urgent",
+                             reporter="sam.staff")
+    admin.make_issue(workspace.projects["acme"], "Checkout broken", priority="Urgent")
+    reason = (f"no customer rule matched (project {internal}, tracker Bug, priority Urgent)")
+    summary = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    assert summary["unclassified_issues"] == [
+        {"issue": str(issue), "subject": "Update the team wiki", "project": internal,
+         "reason": reason}]
+    listed = json.loads(ok(cli(workspace, "status", "--unclassified", "--json")))
+    assert listed == summary["unclassified_issues"]
+    text = ok(cli(workspace, "status", "--unclassified"))
+    assert text.split() == [f"#{issue}", "Update", "the", "team", "wiki", *reason.split()]

@@ -19,7 +19,7 @@ from slabridge.config import load_config
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import IssueError
 from slabridge.service import Syncer
-from tests.integration.conftest import Workspace
+from tests.integration.conftest import RedmineServer, Workspace
 from tests.integration.redmine_helpers import RedmineAdmin
 
 pytestmark = pytest.mark.redmine
@@ -370,15 +370,20 @@ def test_cli_sync_summary(workspace: Workspace, admin: RedmineAdmin) -> None:
     assert state.exists()
 
 
-def test_missing_custom_field_stops_with_its_name(workspace: Workspace) -> None:
-    """A configured field Redmine does not have is named, exit 1, nothing written."""
+def test_missing_custom_field_stops_with_its_name(
+    workspace: Workspace, redmine: RedmineServer
+) -> None:
+    """With an admin's key a configured field Redmine does not have is named, exit 1."""
     text = workspace.config_path.read_text(encoding="utf-8")
     tracker_part, _ = text.split("state:\n  path: state.sqlite3\n")
     workspace.config_path.write_text(
         tracker_part.rstrip("\n") + "\n  fields:\n    sla_status: SLA state\n"
         "state:\n  path: state.sqlite3\n", encoding="utf-8",
     )
-    result = cli(workspace, "sync", "--once")
+    as_admin = {**workspace.env, "REDMINE_API_KEY": redmine.api_key}
+    result = subprocess.run(
+        [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path), "sync",
+         "--once"], capture_output=True, text=True, env=as_admin, timeout=600, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "slabridge: error: Redmine has no issue custom field named 'SLA state': create it "

@@ -326,6 +326,14 @@ class FakeTracker:
         """slabridge's own account."""
         return frozenset({"slabridge"})
 
+    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Nothing to read back: this fake stores every field it is sent."""
+        return {}
+
+    def field_label(self, role: str) -> str:
+        """The role itself."""
+        return role
+
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         """Both issues, newest change first."""
         self.requests_made += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -45,6 +45,14 @@ class OddTracker:
 
     def own_authors(self) -> frozenset[str]:
         return frozenset({"bot"})
+
+    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Nothing to read back: this fake stores every field it is sent."""
+        return {}
+
+    def field_label(self, role: str) -> str:
+        """The role itself."""
+        return role
 
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         yield from self.tickets
