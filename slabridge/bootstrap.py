@@ -46,6 +46,7 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
             "list the projects to poll", ("tracker", "projects")
         )])
     default_zone = config.tier(config.settings.default_tier).calendar.timezone
+    notes = config.settings.notes
     if settings.kind == "jira":
         email = None
         if settings.email:
@@ -57,7 +58,8 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
             wanted_fields=rule_fields(config), receipt_field=settings.receipt_field,
             board_id=settings.board_id, local_zone=default_zone,
             timeout=settings.timeout_seconds, retries=settings.retries,
-            verify_tls=settings.verify_tls,
+            verify_tls=settings.verify_tls, private_notes=notes.private,
+            visibility=notes.jira_visibility.model_dump() if notes.jira_visibility else None,
         )
     return RedmineTracker(
         url, api_key, settings.projects, (settings.fields or FieldNameSettings()).model_dump(),
@@ -65,6 +67,7 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
         verify_tls=settings.verify_tls, timeout=settings.timeout_seconds,
         retries=settings.retries, sprint_rule=config.settings.handling.redmine_sprint,
         key_source=_variables_in(settings.api_key) or "tracker.api_key",
+        private_notes=notes.private,
     )
 
 

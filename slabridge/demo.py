@@ -63,6 +63,17 @@ ISSUES = [
 ]
 
 
+SERVICE, STAFF = "slabridge", "sam.staff"
+# identifier -> (name, the customer's login who reports there; None: internal)
+PROJECTS = {
+    "acme-shop": ("Acme Webshop", "carla.acme"),
+    "acme-web": ("Acme Website", "carla.acme"),
+    "globex": ("Globex Portal", "gus.globex"),
+    "initech": ("Initech Reporting", "ida.initech"),
+    "internal": ("Internal", None),
+}
+
+
 def print_terms() -> None:
     """The terms table and a few due times (works without any tracker)."""
     print("== Contract terms in effect (slabridge terms) ==")
@@ -97,25 +108,48 @@ def received_before(config: Config, tier: str, hours: float, now: datetime) -> d
     return instant
 
 
-def seed(redmine: Redmine, config: Config, now: datetime) -> bool:
-    """Create the demo projects and issues unless they exist; True if it created them."""
+def ensure_projects(redmine: Redmine, keys: dict[str, str]) -> bool:
+    """The demo projects, private, with the agency's members; True if any was created.
+
+    As in a real agency: each customer reports in its projects (Reporter), staff answer
+    (Developer), and slabridge runs as its own non-admin account (Developer).
+    """
     existing = {p.identifier for p in redmine.project.all()}
-    if "acme-shop" in existing:
+    trackers = [t.id for t in redmine.tracker.all()]
+    roles = {r.name: r.id for r in redmine.role.all()}
+    user_ids = {login: int(Redmine(redmine.url, key=key).user.get("current").id)
+                for login, key in keys.items()}
+    created = False
+    for identifier, (name, customer) in PROJECTS.items():
+        if identifier not in existing:
+            redmine.project.create(name=name, identifier=identifier, is_public=False,
+                                   tracker_ids=trackers,
+                                   enabled_module_names=["issue_tracking", "time_tracking"])
+            created = True
+        members = {m.user.id for m in redmine.project_membership.filter(project_id=identifier)
+                   if hasattr(m, "user")}
+        wanted = {SERVICE: "Developer", STAFF: "Developer"}
+        if customer:
+            wanted[customer] = "Reporter"
+        for login, role in wanted.items():
+            if user_ids[login] not in members:
+                redmine.project_membership.create(project_id=identifier,
+                                                  user_id=user_ids[login],
+                                                  role_ids=[roles[role]])
+    return created
+
+
+def seed(redmine: Redmine, keys: dict[str, str], config: Config, now: datetime) -> bool:
+    """Create the demo issues, reported by the customers, unless the projects were there;
+    True if it created them."""
+    if not ensure_projects(redmine, keys):
         return False
     trackers = {t.name: t.id for t in redmine.tracker.all()}
     priorities = {p.name: p.id for p in redmine.enumeration.filter(resource="issue_priorities")}
     fields = {f.name: f.id for f in redmine.custom_field.all()}
-    names = {"acme-shop": "Acme Webshop", "acme-web": "Acme Website", "globex": "Globex Portal",
-             "initech": "Initech Reporting", "internal": "Internal"}
-    for identifier, name in names.items():
-        if identifier not in existing:
-            redmine.project.create(
-                name=name, identifier=identifier, is_public=True,
-                tracker_ids=list(trackers.values()),
-                enabled_module_names=["issue_tracking", "time_tracking"],
-            )
     tiers = {"acme-shop": "advanced", "acme-web": "advanced", "globex": "premium",
              "initech": "standard", "internal": "standard"}
+    staff = Redmine(redmine.url, key=keys[STAFF])
     for project, customer, subject, tracker, priority, hours_ago in ISSUES:
         custom = []
         if customer:
@@ -124,13 +158,14 @@ def seed(redmine: Redmine, config: Config, now: datetime) -> bool:
             received = received_before(config, tiers[project], hours_ago, now)
             custom.append({"id": fields["Incident received"],
                            "value": received.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
-        issue = redmine.issue.create(project_id=project, subject=subject,
-                                     tracker_id=trackers[tracker],
-                                     priority_id=priorities[priority], custom_fields=custom)
+        reporter = PROJECTS[project][1] or STAFF
+        issue = Redmine(redmine.url, key=keys[reporter]).issue.create(
+            project_id=project, subject=subject, tracker_id=trackers[tracker],
+            priority_id=priorities[priority], custom_fields=custom)
         if subject.startswith("Some products"):
-            # Accepted at once: shows a met SLA on the board.
+            # Accepted at once by staff: shows a met SLA on the board.
             statuses = {s.name: s.id for s in redmine.issue_status.all()}
-            redmine.issue.update(issue.id, status_id=statuses["In Progress"])
+            staff.issue.update(issue.id, status_id=statuses["In Progress"])
     return True
 
 
@@ -155,17 +190,19 @@ def main() -> None:
     env_file = DEMO / "env"
     env_file.touch(mode=0o600)
     env_file.chmod(0o600)  # it holds the API key: readable by its owner only
+    # slabridge runs as its own non-admin account; the admin key only set things up.
+    keys = json.loads(env["REDMINE_ACCOUNTS"])
     env_file.write_text(
-        f"REDMINE_URL={env['REDMINE_URL']}\nREDMINE_API_KEY={env['REDMINE_API_KEY']}\n"
+        f"REDMINE_URL={env['REDMINE_URL']}\nREDMINE_API_KEY={keys[SERVICE]}\n"
         f"SLABRIDGE_CONFIG={config_path}\n", encoding="utf-8",
     )
     os.environ.update({"REDMINE_URL": env["REDMINE_URL"],
-                       "REDMINE_API_KEY": env["REDMINE_API_KEY"],
+                       "REDMINE_API_KEY": keys[SERVICE],
                        "SLABRIDGE_CONFIG": str(config_path)})
     config = load_config(config_path)
     redmine = Redmine(env["REDMINE_URL"], key=env["REDMINE_API_KEY"])
     now = datetime.now(UTC)
-    created = seed(redmine, config, now)
+    created = seed(redmine, keys, config, now)
     ensure_sprints(redmine, now)
     print("seeded demo projects and issues" if created
           else "demo projects already there: reusing them")
@@ -177,7 +214,8 @@ def main() -> None:
     print(f"\n== slabridge explain {first.id} ==", flush=True)
     run(["explain", str(first.id)])
     print(f"\nTry it yourself:  set -a; . {DEMO / 'env'}; set +a; .venv/bin/slabridge status")
-    print(f"Redmine: {env['REDMINE_URL']} (log in as admin; see deploy/redmine-local/README.md)")
+    print(f"Redmine: {env['REDMINE_URL']} (slabridge ran as its own account 'slabridge'; "
+          "see deploy/redmine-local/README.md)")
 
 
 if __name__ == "__main__":

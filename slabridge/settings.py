@@ -435,9 +435,23 @@ class TrackerSettings(Strict):
     )
 
 
+class CommentVisibilitySettings(Strict):
+    """A Jira group or project role that private comments are restricted to."""
+
+    type: Literal["group", "role"]
+    value: str
+
+
 class NotesSettings(Strict):
     """The notes slabridge writes, by language."""
 
+    private: bool = Field(
+        default=False,
+        description="true: customers with tracker access do not see slabridge's notes "
+        "(Redmine: private notes, the role needs 'Set notes as private'; Jira: restricted "
+        "to `jira_visibility`, else an internal comment of Jira Service Management)")
+    jira_visibility: CommentVisibilitySettings | None = Field(
+        default=None, description="Jira, with private: true: {type: role|group, value: name}")
     language: str = "en"
     templates: dict[str, dict[str, str]] = {}
     handling: dict[str, dict[str, str]] = {}

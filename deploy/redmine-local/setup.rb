@@ -59,6 +59,7 @@ ACCOUNTS = {
   'sam.staff'  => %w[Sam Staff],
   'carla.acme' => %w[Carla Customer],
   'gus.globex' => %w[Gus Customer],
+  'ida.initech' => %w[Ida Customer],
 }
 keys = ACCOUNTS.to_h do |login, (first, last)|
   user = User.find_by_login(login) || User.new

@@ -155,6 +155,8 @@ class JiraTracker:
         timeout: float = 30,
         retries: int = 3,
         verify_tls: bool = True,
+        private_notes: bool = False,
+        visibility: Mapping[str, str] | None = None,
         client: JIRA | None = None,
     ) -> None:
         self.name = url.rstrip("/")
@@ -166,6 +168,12 @@ class JiraTracker:
         )
         self._wanted = tuple(wanted_fields)
         self._receipt_field = receipt_field
+        # Private notes: restricted to a group or role, else a JSM internal comment.
+        self._comment_extras: dict[str, Any] = {}
+        if private_notes:
+            self._comment_extras = (
+                {"visibility": dict(visibility)} if visibility else
+                {"properties": [{"key": "sd.public.comment", "value": {"internal": True}}]})
         self._board_id = board_id
         self._local_zone = ZoneInfo(local_zone)
         self._api_version = api_version
@@ -476,7 +484,8 @@ class JiraTracker:
                 body["fields"] = fields
             if update.note:
                 body["update"] = {"comment": [{"add": {
-                    "body": self.comment_body(update.note, update.mentions)}}]}
+                    "body": self.comment_body(update.note, update.mentions),
+                    **self._comment_extras}}]}
             if body:
                 self._send("put", f"issue/{key}", body, issue=key)
         else:
@@ -488,7 +497,8 @@ class JiraTracker:
                            {"fields": {"priority": {"name": update.priority}}}, issue=key)
             if update.note:
                 self._send("post", f"issue/{key}/comment",
-                           {"body": self.comment_body(update.note, update.mentions)}, issue=key)
+                           {"body": self.comment_body(update.note, update.mentions),
+                            **self._comment_extras}, issue=key)
         if update.sprint is not None:
             self.move_to_sprint(update.sprint.id, [key])
         if update.assignee:

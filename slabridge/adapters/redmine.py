@@ -152,9 +152,11 @@ class RedmineTracker:
         retries: int = 3,
         sprint_rule: str = "current_dates",
         key_source: str = "REDMINE_API_KEY",
+        private_notes: bool = False,
     ) -> None:
         self.name = url.rstrip("/")
         self._key_source = key_source  # where the key came from, named when it is refused
+        self._private_notes = private_notes
         self.requests_made = 0
         self.listing_started: datetime | None = None
         self._last_date: str | None = None
@@ -670,6 +672,8 @@ class RedmineTracker:
             payload["custom_fields"] = custom_fields
         if update.note:
             payload["notes"] = update.note
+            if self._private_notes:
+                payload["private_notes"] = True
         if update.sprint is not None:
             payload["fixed_version_id"] = int(update.sprint.id)
         if update.assignee:

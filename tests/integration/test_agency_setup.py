@@ -206,3 +206,23 @@ def test_unclassified_issues_are_named_with_the_reason(
     assert listed == summary["unclassified_issues"]
     text = ok(cli(workspace, "status", "--unclassified"))
     assert text.split() == [f"#{issue}", "Update", "the", "team", "wiki", *reason.split()]
+
+
+def test_private_notes_are_hidden_from_the_customer(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """notes.private: the reporting customer does not see slabridge's note (internal terms,
+    emergency-ticket counts); staff do. Notes were always public."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    workspace.config_path.write_text(text + "notes:\n  private: true\n", encoding="utf-8")
+    issue = admin.make_issue(workspace.projects["acme"], "Checkout broken", priority="Urgent")
+    ok(cli(workspace, "sync", "--once"))
+
+    def notes_seen_by(login: str) -> list[str]:
+        raw = admin.clients[login].issue.get(issue, include=["journals"])
+        return [j.notes for j in raw.journals if getattr(j, "notes", "")]
+
+    assert [n[:5] for n in notes_seen_by("sam.staff")] == ["*SLA:"]
+    assert notes_seen_by("carla.acme") == []
+    assert admin.field(issue, "SLA class") == "critical"
+    assert [j["private_notes"] for j in admin.raw(issue)["journals"] if j["notes"]] == [True]

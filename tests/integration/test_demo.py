@@ -44,6 +44,9 @@ def test_demo_runs_twice_and_leaves_a_private_env_file(
     assert set(values) == {"REDMINE_URL", "REDMINE_API_KEY", "SLABRIDGE_CONFIG"}
     assert values["REDMINE_URL"] == redmine.url
     assert values["REDMINE_API_KEY"] not in first.stdout + first.stderr
+    # slabridge runs as its own non-admin service account, not with the admin key.
+    assert values["REDMINE_API_KEY"] == redmine.accounts["slabridge"]
+    assert values["REDMINE_API_KEY"] != redmine.api_key
 
     second = demo(folder)
     assert second.returncode == 0, second.stderr
