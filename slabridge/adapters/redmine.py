@@ -656,7 +656,9 @@ class RedmineTracker:
         if any(name not in self._field_ids for name in wanted):
             # A non-admin key learns field ids from issues; after a restart a write that
             # comes from the clock alone has listed none yet: read them off this issue.
-            self.fetch(key)
+            raw = self.call(lambda: self._get_json(f"/issues/{int(key)}.json", {}), issue=key)
+            for cf in raw.get("issue", {}).get("custom_fields", ()):
+                self._field_ids.setdefault(cf["name"], cf["id"])
         for role, value in update.fields.items():
             name = self._field_names.get(role)
             if name is None:

@@ -63,6 +63,9 @@ class RecordingRedmine(BaseHTTPRequestHandler):
         if urlsplit(self.path).path.endswith("/users.json"):
             self._reply(200, json.dumps({"users": [], "total_count": 0}).encode())
             return
+        if urlsplit(self.path).path.endswith("/issues/6.json"):  # carries no custom field
+            self._reply(200, json.dumps({"issue": {"id": 6, "custom_fields": []}}).encode())
+            return
         self._reply(200, json.dumps({"issues": [], "total_count": 0}).encode())
 
     def _reply(self, status: int, body: bytes | None, location: str | None = None) -> None:
@@ -296,7 +299,10 @@ def test_a_prepared_write_is_checked_and_encoded_at_once_and_sent_only_when_call
     tracker._field_ids = {}  # the field is not enabled for the issue's project
     with pytest.raises(IssueError, match="custom field 'SLA response due' is not available"):
         tracker.prepare_update(TicketUpdate("6", {"response_due": "2026-12-03T10:00:00Z"}))
-    assert len(RecordingRedmine.seen) == 1  # nothing more was sent
+    # The unknown id was looked for on the issue itself (a non-admin key learns ids from
+    # issues), and nothing was written.
+    assert [line for line, *_ in RecordingRedmine.seen[1:]] == [
+        "GET /issues/6.json HTTP/1.1"]
 
 
 def test_an_unknown_watcher_does_not_keep_the_fields_and_note_from_being_written(
