@@ -25,10 +25,8 @@ from prometheus_client import (
 )
 
 from slabridge.domain.model import SlaStatus
+from slabridge.logs import scrub_text
 from slabridge.service import SyncReport
-
-BREACH_NOTE_SUFFIX = ":breached"
-"""A note key `<customer>:<class>:breached` is written exactly once per issue entering breach."""
 
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
@@ -38,6 +36,7 @@ class Monitor:
 
     def __init__(
         self, interval_seconds: float, unhealthy_after_cycles: int, *,
+        channel_unhealthy_after_seconds: float = 900.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -53,6 +52,10 @@ class Monitor:
         self._consecutive_failures = 0
         self._last_error: str | None = None
         self._standby = False
+        self._channel_limit = channel_unhealthy_after_seconds
+        self._channels_failing: dict[str, tuple[float, str]] = {}
+        self._write_failure_streak = 0
+        self._reload_error: str | None = None
 
         self.registry = CollectorRegistry()
         registry = self.registry
@@ -69,8 +72,14 @@ class Monitor:
         self.notes = Counter("slabridge_notes", "Notes planned with the updates written",
                              registry=registry)
         self.breaches = Counter(
-            "slabridge_breaches", "Issues newly entering breached: breach notes written "
-            "(each issue gets one per customer and class)", registry=registry)
+            "slabridge_breaches", "Issues newly entering breached whose breach note was "
+            "written (once per issue, customer and class)", registry=registry)
+        self.notifications_sent = Counter(
+            "slabridge_notifications_sent", "Notifications delivered, by channel",
+            ["channel"], registry=registry)
+        self.notifications_failed = Counter(
+            "slabridge_notifications_failed", "Notification attempts that failed (each is "
+            "tried again later), by channel", ["channel"], registry=registry)
         self.tracker_requests = Counter(
             "slabridge_tracker_requests", "HTTP requests sent to the tracker, failed cycles "
             "included", registry=registry)
@@ -92,11 +101,14 @@ class Monitor:
         for outcome in ("ok", "error"):
             self.config_reloads.labels(outcome)
 
-    def configure(self, interval_seconds: float, unhealthy_after_cycles: int) -> None:
-        """Apply a reloaded configuration's interval and threshold."""
+    def configure(self, interval_seconds: float, unhealthy_after_cycles: int,
+                  channel_unhealthy_after_seconds: float | None = None) -> None:
+        """Apply a reloaded configuration's interval and thresholds."""
         with self._lock:
             self._interval = interval_seconds
             self._unhealthy_after = unhealthy_after_cycles
+            if channel_unhealthy_after_seconds is not None:
+                self._channel_limit = channel_unhealthy_after_seconds
 
     def cycle_started(self) -> None:
         """Note that a cycle is under way (shown by /healthz, so a long one explains a 503)."""
@@ -116,12 +128,17 @@ class Monitor:
         self.writes.inc(report.writes)
         self.notes.inc(report.notes)
         self.issue_errors.inc(report.errors)
-        self.breaches.inc(sum(
-            1 for update in report.planned
-            if any(key.endswith(BREACH_NOTE_SUFFIX) for key in update.note_keys)
-        ))
+        self.breaches.inc(report.breaches)
+        for channel, (sent, failed) in report.channels.items():
+            self.notifications_sent.labels(channel).inc(sent)
+            self.notifications_failed.labels(channel).inc(failed)
+        with self._lock:
+            self._channels_failing = dict(report.channels_failing)
+            self._write_failure_streak = (self._write_failure_streak + 1
+                                          if report.write_errors and not report.writes else 0)
+        counts = report.open_statuses
         for status in SlaStatus:
-            self.issues.labels(status.value).set(report.statuses.get(status.value, 0))
+            self.issues.labels(status.value).set(counts.get(status.value, 0))
         self.last_success_timestamp.set(self._wall_clock())
 
     def cycle_failed(self, error: str, seconds: float, requests: int) -> None:
@@ -131,7 +148,7 @@ class Monitor:
             self._cycles += 1
             self._failures += 1
             self._consecutive_failures += 1
-            self._last_error = error
+            self._last_error = scrub_text(error)
         self.cycles.inc()
         self.cycle_errors.inc()
         self.cycle_duration.observe(seconds)
@@ -142,9 +159,11 @@ class Monitor:
         with self._lock:
             self._standby = standby
 
-    def reloaded(self, ok: bool) -> None:
-        """Count a configuration reload."""
+    def reloaded(self, ok: bool, error: str | None = None) -> None:
+        """Count a configuration reload; a failed one shows in /healthz until one succeeds."""
         self.config_reloads.labels("ok" if ok else "error").inc()
+        with self._lock:
+            self._reload_error = None if ok else scrub_text(error or "reload failed")
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body for /healthz."""
@@ -153,15 +172,31 @@ class Monitor:
             now = self._clock()
             age = None if self._last_success is None else now - self._last_success
             running = None if self._running_since is None else now - self._running_since
+            wall = self._wall_clock()
+            failing = {name: (wall - since, error)
+                       for name, (since, error) in sorted(self._channels_failing.items())}
+            channels = {name: {"failing_seconds": round(seconds, 1), "error": error}
+                        for name, (seconds, error) in failing.items()}
+            reasons = [f"channel {name} has failed for {seconds:.0f} s: {error}"
+                       for name, (seconds, error) in failing.items()
+                       if seconds > self._channel_limit]
+            if self._write_failure_streak >= self._unhealthy_after:
+                reasons.append(f"tracker writes failed in the last {self._write_failure_streak}"
+                               " cycles and none succeeded")
             if self._standby:
                 status, code = "standby", HTTPStatus.OK
-            elif age is not None and age <= limit:
+            elif age is not None and age <= limit and not reasons:
                 status, code = "ok", HTTPStatus.OK
             elif self._cycles == 0:
                 status, code = "starting", HTTPStatus.SERVICE_UNAVAILABLE
             else:
                 status, code = "unhealthy", HTTPStatus.SERVICE_UNAVAILABLE
+                if age is None or age > limit:
+                    reasons.insert(0, f"no successful cycle for {limit:.0f} s")
             return code, {
+                "reasons": reasons,
+                "channels_failing": channels,
+                "config_reload_error": self._reload_error,
                 "status": status,
                 "last_success_age_seconds": None if age is None else round(age, 3),
                 "cycles": self._cycles,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -20,11 +21,16 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)[^@\s/]+@")
+
+
 def scrub_text(text: str) -> str:
-    """`text` with every registered secret replaced."""
+    """`text` with every registered secret, and any password in a URL, replaced."""
     for secret in _SECRETS:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    if "@" in text:
+        text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
     return text
 
 

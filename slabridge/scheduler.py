@@ -178,8 +178,9 @@ class Daemon:
         self._config = config
         self.settings = self._settings(config)
         self._reconcile_at = reconcile_time(config, self.settings)
-        self.monitor = Monitor(self.settings.interval_seconds,
-                               self.settings.unhealthy_after_cycles)
+        self.monitor = Monitor(
+            self.settings.interval_seconds, self.settings.unhealthy_after_cycles,
+            channel_unhealthy_after_seconds=self.settings.channel_unhealthy_after_seconds)
         self.health_address: tuple[str, int] | None = None
         self._syncer: CycleRunner | None = None  # built lazily on the worker thread
         self._stop = threading.Event()
@@ -424,7 +425,7 @@ class Daemon:
             syncer = self._build(config)
         except Exception as error:
             # The running configuration stays: a typo in the file must not stop the SLA clock.
-            self.monitor.reloaded(ok=False)
+            self.monitor.reloaded(ok=False, error=f"{type(error).__name__}: {error}")
             _log_failure("config_reload_failed", error, config=str(self._path),
                          kept="the previous configuration")
             return
@@ -442,7 +443,8 @@ class Daemon:
                 previous.health_host, previous.health_port):
             log.warning("health_address_unchanged",
                         reason="the health server keeps its address until a restart")
-        self.monitor.configure(settings.interval_seconds, settings.unhealthy_after_cycles)
+        self.monitor.configure(settings.interval_seconds, settings.unhealthy_after_cycles,
+                               settings.channel_unhealthy_after_seconds)
         self.monitor.reloaded(ok=True)
         log.info("config_reloaded", config=str(self._path),
                  interval_seconds=settings.interval_seconds, reconcile_at=settings.reconcile_at,

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,12 @@ DECISIONS_PER_BATCH = 100
 # listing's time (the Date of its first page, also in whole seconds) is taken after the
 # page's query ran.
 SAME_TIME_MARGIN = timedelta(seconds=2)
+
+SLA_STATUS_ROLE = FieldRole.SLA_STATUS.value
+BREACHED_KEY_SUFFIX = ":breached"
+"""A note key `<customer>:<class>:breached` is written exactly once per issue entering breach."""
+RETRY_FIRST_SECONDS = 60.0
+RETRY_MAX_SECONDS = 900.0
 
 # State-store marks: slabridge's own accounts, and the scope of the last cycle.
 OWN_AUTHORS = "own_authors"
@@ -99,6 +106,16 @@ class SyncReport:
     writes: int = 0
     notes: int = 0
     notifications: int = 0
+    write_errors: int = 0
+    """Tracker writes that failed (single issues; the cycle went on)."""
+    breaches: int = 0
+    """Issues newly entering breached whose breach note was written in this cycle."""
+    channels: dict[str, list[int]] = field(default_factory=dict)
+    """Per notification channel: [sent, failed] in this cycle."""
+    open_statuses: dict[str, int] = field(default_factory=dict)
+    """All open classified issues by SLA status after the cycle (not only those evaluated)."""
+    channels_failing: dict[str, tuple[float, str]] = field(default_factory=dict)
+    """Channels failing after the cycle: since when (Unix time), and the last error."""
     errors: int = 0
     requests: int = 0
     seconds: float = 0.0
@@ -107,6 +124,10 @@ class SyncReport:
     unclassified_issues: list[Unclassified] = field(default_factory=list)
     """The open issues this cycle saw that no rule classified, with the reason."""
     statuses: dict[str, int] = field(default_factory=dict)
+
+    def channel_counts(self, channel: str) -> list[int]:
+        """[sent, failed] of one channel in this cycle, to count on."""
+        return self.channels.setdefault(channel, [0, 0])
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -134,11 +155,49 @@ class SyncReport:
             "writes": self.writes,
             "notes": self.notes,
             "notifications": self.notifications,
+            "write_errors": self.write_errors,
+            "breaches": self.breaches,
+            "channels": {name: {"sent": sent, "failed": failed}
+                         for name, (sent, failed) in sorted(self.channels.items())},
+            "channels_failing": sorted(self.channels_failing),
             "errors": self.errors,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
             "statuses": self.statuses,
         }
+
+
+class ChannelHealth:
+    """Which notification channels fail, since when, and when each is tried again
+    (backoff from RETRY_FIRST_SECONDS, doubling, at most RETRY_MAX_SECONDS)."""
+
+    def __init__(self) -> None:
+        self._failing: dict[str, tuple[float, str]] = {}
+        self._retry: dict[str, tuple[int, float]] = {}
+
+    def due(self, channel: str, monotonic: float) -> bool:
+        """Whether the channel may be tried now."""
+        retry = self._retry.get(channel)
+        return retry is None or monotonic >= retry[1]
+
+    def failed(self, channel: str, error: str, monotonic: float, wall: float) -> bool:
+        """Record a failure; True if the channel was not failing before or its error is
+        new (say it once per change, not every cycle)."""
+        failures = self._retry.get(channel, (0, 0.0))[0] + 1
+        delay = min(RETRY_FIRST_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
+        self._retry[channel] = (failures, monotonic + delay)
+        since, last = self._failing.get(channel, (wall, ""))
+        self._failing[channel] = (since, error)
+        return error != last
+
+    def succeeded(self, channel: str) -> bool:
+        """Record a success; True if the channel had been failing."""
+        self._retry.pop(channel, None)
+        return self._failing.pop(channel, None) is not None
+
+    def failing(self) -> dict[str, tuple[float, str]]:
+        """Failing channels: since when (Unix time) and the last error."""
+        return dict(self._failing)
 
 
 @value
@@ -179,6 +238,10 @@ class Syncer:
         self._log: Any = log
         self._log_writes = True
         self._journals_settled_before = datetime.min.replace(tzinfo=UTC)
+        self.channels = ChannelHealth()
+        self._unconfirmed: set[str] = set()
+        self._open_statuses: dict[str, str] | None = None
+        """Open classified issues' SLA status by key: from the store once, then kept."""
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -230,10 +293,17 @@ class Syncer:
         # Incremental cycles look again only at records whose status time alone can change
         # now; everything else waits for a change in the tracker (or the full reconcile).
         due_by = None if mode == "full" else now
+        if self._open_statuses is None:
+            self._open_statuses = {
+                r.ticket.key: r.ticket.sla_fields[SLA_STATUS_ROLE]
+                for r in self.store.open_records(name)
+                if r.ticket.sla_fields.get(SLA_STATUS_ROLE)}
         known = {r.ticket.key: r for r in self.store.open_records(name, due_by)}
         if full and watermark is not None:
             # Open before, absent from the list of open issues now: closed, deleted or moved.
             for key, record in known.items():
+                if key not in listed:
+                    self._open_statuses.pop(key, None)
                 if key not in listed and not dry_run:
                     self.store.put(name, replace(record, ticket=replace(record.ticket,
                                                                         closed=True)))
@@ -309,6 +379,9 @@ class Syncer:
                 self.store.set_mark(name, SCOPE, self.scope)
         report.requests = self.tracker.requests_made - requests_before
         report.seconds = time.perf_counter() - started
+        report.channels_failing = self.channels.failing()
+        report.open_statuses = dict(Counter(self._open_statuses.values()))
+        self._unconfirmed.clear()
         self._log.info("cycle_done", **report.counts())
         return report
 
@@ -365,7 +438,7 @@ class Syncer:
         """
         records, self._unsaved = self._unsaved, []
         written, self._written = self._written, []
-        report.writes += len(written)
+        report.writes += sum(1 for write, _ in written if write.update.writes_tracker)
         read_back = self._read_back(written, report)
         for write, done in written:
             made, update = write.record, write.update
@@ -376,9 +449,13 @@ class Syncer:
                 ticket = ticket.with_sla_fields(
                     {role: stored.get(role, "") for role in update.fields})
                 done = done | dropped
+            report.breaches += any(k.endswith(BREACHED_KEY_SUFFIX) for k in update.note_keys)
+            # A notification a channel has not confirmed: looked at again next cycle.
+            next_look = (write.ticket.created if update.ticket_key in self._unconfirmed
+                         else made.next_check)
             records.append(IssueRecord(  # all fields: replace() costs three times as much
                 ticket, made.journal, made.journal_as_of, made.class_changes,
-                made.accepted_at, done.union(update.note_keys), made.next_check,
+                made.accepted_at, done.union(update.note_keys), next_look,
             ))
         if not records:
             return
@@ -437,6 +514,11 @@ class Syncer:
             context = self._context(decision, report, dry_run)
             decision = decide(ticket, journal, record, rules, now, context)
         report.evaluated += 1
+        if self._open_statuses is not None:
+            if decision.evaluation is None or ticket.closed:
+                self._open_statuses.pop(ticket.key, None)
+            else:
+                self._open_statuses[ticket.key] = decision.evaluation.status.value
         if decision.evaluation is None:
             report.unclassified += 1
             if not ticket.closed:
@@ -560,11 +642,23 @@ class Syncer:
             return partial(_fail, error)
 
     def _write(self, write: _Write, report: SyncReport) -> None:
-        """Notify, update the issue, and keep what was done for the next stored batch."""
+        """Update the issue, then notify each channel on its own, and keep what was done
+        for the next stored batch. The tracker write never waits for a channel, and a
+        channel that fails keeps neither the tracker nor the other channels waiting."""
         update = write.update
+        try:
+            write.send()
+        except TrackerAuthError:
+            raise
+        except Exception:
+            if update.writes_tracker:
+                report.write_errors += 1
+            if update.notifications:
+                self._notify(write, report)  # recorded as each is sent (see _keep_for_retry)
+            raise
         done = self._notify(write, report) if update.notifications else write.done
-        write.send()
-        if self._log_writes:  # between slow writes even a dropped line cost ~35 us
+        if self._log_writes and update.writes_tracker:  # between slow writes even a dropped
+            # log line cost ~35 us
             self._log.info("issue_updated", issue=update.ticket_key,
                            fields=sorted(update.fields), note_keys=list(update.note_keys))
         # Counted and recorded with the next batch: if the process dies first, the next
@@ -634,30 +728,51 @@ class Syncer:
                               number=number, quota=quota)
         return number, quota
 
+    def _notifier(self, channel: str) -> Notifier:
+        notifier = self.notifiers.get(channel)
+        if notifier is None:
+            raise NotificationError(f"no channel named {channel!r}")
+        return notifier
+
     def _notify(self, write: _Write, report: SyncReport) -> frozenset[str]:
-        """Send the update's notifications not yet sent, recording each at once.
+        """Send the update's notifications not yet sent, each channel on its own, recording
+        each at once; a channel that fails is tried again in a later cycle, with backoff.
 
         The record stored after each one adds only the sent key to what was stored before
-        and is due at once: if the process dies before the tracker write, the next cycle
+        and is due at once: if the process dies before the batch is stored, the next cycle
         must not take the issue for settled.
         """
         update, done = write.update, write.done
-        if not update.notifications:
-            return done
         before = write.stored or IssueRecord(write.ticket)
         for notification in update.notifications:
             if notification.key in done:
                 continue
-            notifier = self.notifiers.get(notification.channel)
-            if notifier is None:
-                raise NotificationError(f"no channel named {notification.channel!r}")
-            notifier.send(notification)
+            channel = notification.channel
+            if not self.channels.due(channel, time.monotonic()):
+                self._unconfirmed.add(update.ticket_key)
+                continue
+            try:
+                self._notifier(channel).send(notification)
+            except Exception as error:
+                self._unconfirmed.add(update.ticket_key)
+                report.channel_counts(channel)[1] += 1
+                message = f"{type(error).__name__}: {error}" if not isinstance(
+                    error, NotificationError) else str(error)
+                if self.channels.failed(channel, message, time.monotonic(), time.time()):
+                    report.problems.append(f"channel {channel} failed: {message}; the tracker "
+                                           "and the other channels go on, it is tried again")
+                    self._log.warning("notification_failed", channel=channel,
+                                      issue=update.ticket_key, error=message)
+                continue
+            if self.channels.succeeded(channel):
+                self._log.info("channel_recovered", channel=channel)
             done = done | {notification.key}
             self.store.put(self.tracker.name, replace(
                 before, done_keys=before.done_keys | done, next_check=write.ticket.created,
             ))
             report.notifications += 1
-            self._log.info("notified", issue=update.ticket_key, channel=notification.channel)
+            report.channel_counts(channel)[0] += 1
+            self._log.info("notified", issue=update.ticket_key, channel=channel)
         return done
 
 

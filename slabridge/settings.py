@@ -563,8 +563,11 @@ class DaemonSettings(Strict):
                                     description="port for /healthz and /metrics; null: off")
     unhealthy_after_cycles: int = Field(
         default=3, ge=1, description="/healthz fails when the last good cycle is older than "
-        "this many intervals",
+        "this many intervals, or tracker writes failed in this many cycles in a row",
     )
+    channel_unhealthy_after_seconds: int = Field(
+        default=900, ge=0, description="/healthz fails when a notification channel has "
+        "failed for longer than this")
 
 
 NOTE_KINDS = (

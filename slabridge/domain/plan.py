@@ -143,8 +143,13 @@ class TicketUpdate:
     @property
     def empty(self) -> bool:
         """Nothing to write."""
-        return not (self.fields or self.note or self.sprint or self.watchers or self.assignee
-                    or self.priority or self.notifications)
+        return not (self.writes_tracker or self.notifications)
+
+    @property
+    def writes_tracker(self) -> bool:
+        """Whether the tracker is written to (not only notification channels)."""
+        return bool(self.fields or self.note or self.sprint or self.watchers or self.assignee
+                    or self.priority)
 
 
 @value
@@ -291,7 +296,9 @@ def decide(
         priority=escalation[2].raise_priority if escalation else None,
         mentions=escalation[2].mention if escalation else (),
         notifications=_notifications(ticket, customer, incident_class, tier, evaluation,
-                                     contract, escalation, rules, now) if escalation else (),
+                                     contract, escalation, rules, now) if escalation else
+        _unconfirmed_notifications(ticket, customer, incident_class, tier, evaluation,
+                                   contract, done, rules, now),
     )
     return Decision(ticket, classification, changes, tier, evaluation,
                     None if update.empty else update, desired_fields=desired,
@@ -388,6 +395,31 @@ def _escalation(
         "due": format_local(evaluation.due, tier),
     })
     return text, (*passed, keys[step.name]), step
+
+
+def _unconfirmed_notifications(
+    ticket: Ticket, customer: str, incident_class: str, tier: Tier, evaluation: Evaluation,
+    contract: Contract | None, done: frozenset[str], rules: Rules, now: datetime,
+) -> tuple[Notification, ...]:
+    """The notifications of the last step taken that a channel has not confirmed: a channel
+    that failed is tried again (each still exactly once), the note is not written again."""
+    if rules.escalations is None:
+        return ()
+    found = rules.escalations.ladder_for(tier.name, incident_class)
+    if found is None:
+        return ()
+    ladder, steps = found
+    taken = [(step, key) for step in steps
+             if (key := step_key(customer, incident_class, ladder, step)) in done]
+    if not taken:
+        return ()
+    step, key = taken[-1]
+    if not step.notify or (incident_class != "critical" and not tier.calendar.is_open(now)):
+        return ()
+    sent = _notifications(ticket, customer, incident_class, tier, evaluation, contract,
+                          ("", (key,), step), rules, now)
+    # The step's own channels only: the on-call channel depends on the hour it was taken.
+    return tuple(n for n in sent if n.key not in done and n.channel in step.notify)
 
 
 def _notifications(

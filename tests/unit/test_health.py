@@ -11,7 +11,6 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from slabridge.domain.plan import TicketUpdate
 from slabridge.health import HealthServer, Monitor
 from slabridge.service import SyncReport
 
@@ -101,16 +100,17 @@ def test_reconfigure_changes_the_allowance(monitor: Monitor, clock: Clock) -> No
 
 
 def test_metrics_from_reports(monitor: Monitor) -> None:
-    """Counters add up over cycles; breaches count breach notes; the issue gauge is replaced."""
-    breach = TicketUpdate("7", {"sla_status": "breached"}, "note", ("acme:critical:breached",))
-    first_breach = TicketUpdate("8", {}, "note",
-                                ("classified:acme:critical", "acme:critical:breached"))
-    at_risk = TicketUpdate("9", {}, "note", ("acme:minor:at_risk",))
-    monitor.cycle_succeeded(report(writes=3, notes=3, errors=1, planned=[breach, first_breach,
-                                                                          at_risk],
-                                   statuses={"running": 4, "breached": 2}), 1.5, 12)
+    """Counters add up over cycles; breaches count breach notes written; the issue gauge
+    shows every open issue after each cycle; notifications are counted per channel."""
+    monitor.cycle_succeeded(report(writes=3, notes=3, errors=1, breaches=2,
+                                   channels={"mail": [1, 2], "chat": [1, 0]},
+                                   statuses={"running": 1},
+                                   open_statuses={"running": 4, "breached": 2}), 1.5, 12)
     monitor.cycle_failed("TrackerUnavailableError: down", 0.25, 2)
-    monitor.cycle_succeeded(report(writes=1, statuses={"at_risk": 1}), 0.5, 2)
+    monitor.cycle_succeeded(report(writes=1, statuses={"at_risk": 1},
+                                   channels={"mail": [1, 0]},
+                                   open_statuses={"running": 3, "at_risk": 1, "breached": 2}),
+                            0.5, 2)
 
     def value(name: str, **labels: str) -> float | None:
         return monitor.registry.get_sample_value(name, labels)
@@ -122,9 +122,12 @@ def test_metrics_from_reports(monitor: Monitor) -> None:
     assert value("slabridge_issue_errors_total") == 1
     assert value("slabridge_breaches_total") == 2
     assert value("slabridge_tracker_requests_total") == 16
-    assert value("slabridge_issues", status="running") == 0
-    assert value("slabridge_issues", status="breached") == 0
+    assert value("slabridge_issues", status="running") == 3
+    assert value("slabridge_issues", status="breached") == 2
     assert value("slabridge_issues", status="at_risk") == 1
+    assert value("slabridge_notifications_sent_total", channel="mail") == 2
+    assert value("slabridge_notifications_failed_total", channel="mail") == 2
+    assert value("slabridge_notifications_sent_total", channel="chat") == 1
     assert value("slabridge_last_success_timestamp_seconds") == 1_700_000_000.0
     assert value("slabridge_cycle_duration_seconds_count") == 3
     assert value("slabridge_cycle_duration_seconds_sum") == 2.25
@@ -172,7 +175,8 @@ def test_http_healthz(served: str, monitor: Monitor) -> None:
 
 def test_http_metrics(served: str, monitor: Monitor) -> None:
     """/metrics is Prometheus text with the counters and the per-status gauge."""
-    monitor.cycle_succeeded(report(writes=2, statuses={"running": 2}), 0.1, 5)
+    monitor.cycle_succeeded(report(writes=2, statuses={"running": 2},
+                                   open_statuses={"running": 2}), 0.1, 5)
     code, content_type, body = get(f"{served}/metrics")
     assert code == 200
     assert content_type.startswith("text/plain; version=")
@@ -216,3 +220,57 @@ def test_standby_replica_is_healthy() -> None:
     assert (code, body["status"]) == (200, "standby")
     monitor.set_standby(False)
     assert monitor.health()[1]["status"] == "starting"
+
+
+def test_a_channel_failing_too_long_makes_health_fail(clock: Clock) -> None:
+    """A channel failing for longer than allowed: 503 with the channel, its error and how
+    long; it was 200 "ok" while only the issue-error counter rose."""
+    wall = [1_700_000_000.0]
+    monitor = Monitor(60, 3, channel_unhealthy_after_seconds=600, clock=clock,
+                      wall_clock=lambda: wall[0])
+    failing = {"mail": (wall[0], "NotificationError: SMTP 127.0.0.1:2525 refused")}
+    monitor.cycle_succeeded(report(channels_failing=failing), 0.5, 1)
+    assert monitor.health()[0] == 200
+    wall[0] += 601
+    clock.now += 30
+    monitor.cycle_succeeded(report(channels_failing=failing), 0.5, 1)
+    code, body = monitor.health()
+    assert (code, body["status"]) == (503, "unhealthy")
+    assert body["reasons"] == [
+        "channel mail has failed for 601 s: NotificationError: SMTP 127.0.0.1:2525 refused"]
+    monitor.cycle_succeeded(report(), 0.5, 1)  # the channel works again
+    assert monitor.health()[0] == 200
+
+
+def test_tracker_writes_failing_cycle_after_cycle_make_health_fail(
+    monitor: Monitor,
+) -> None:
+    """Cycles that run but whose every write fails: 503 after unhealthy_after_cycles."""
+    for _ in range(2):
+        monitor.cycle_succeeded(report(write_errors=2), 0.5, 1)
+    assert monitor.health()[0] == 200
+    monitor.cycle_succeeded(report(write_errors=1), 0.5, 1)
+    code, body = monitor.health()
+    assert (code, body["reasons"]) == (
+        503, ["tracker writes failed in the last 3 cycles and none succeeded"])
+    monitor.cycle_succeeded(report(write_errors=1, writes=1), 0.5, 1)
+    assert monitor.health()[0] == 200
+
+
+def test_a_failed_reload_shows_in_health_until_one_succeeds(monitor: Monitor) -> None:
+    """A broken config on SIGHUP is in /healthz (it was only in /metrics)."""
+    monitor.cycle_succeeded(report(), 0.5, 1)
+    monitor.reloaded(ok=False, error="ConfigError: slabridge.yaml:3: at tracker: bad")
+    body = monitor.health()[1]
+    assert body["config_reload_error"] == "ConfigError: slabridge.yaml:3: at tracker: bad"
+    monitor.reloaded(ok=True)
+    assert monitor.health()[1]["config_reload_error"] is None
+
+
+def test_last_error_hides_a_password_in_the_tracker_url(monitor: Monitor) -> None:
+    """/healthz shows the last error as the logs do: a password in a URL is masked."""
+    monitor.cycle_failed("TrackerUnavailableError: http://bob:s3cret@redmine.example/issues "
+                         "unreachable", 0.1, 1)
+    body = json.dumps(monitor.health()[1])
+    assert "s3cret" not in body
+    assert "http://bob:***@redmine.example/issues" in body

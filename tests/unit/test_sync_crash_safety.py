@@ -23,7 +23,13 @@ from slabridge.domain.model import (
     TicketFacts,
 )
 from slabridge.domain.plan import Notification, TicketUpdate
-from slabridge.errors import IssueError, TrackerAuthError, TrackerError, TrackerUnavailableError
+from slabridge.errors import (
+    IssueError,
+    NotificationError,
+    TrackerAuthError,
+    TrackerError,
+    TrackerUnavailableError,
+)
 from slabridge.service import Syncer
 from tests.conftest import vienna
 from tests.unit.test_escalation import config
@@ -106,20 +112,94 @@ def setup(tmp_path: Path) -> tuple[Tracker, SqliteStateStore, Syncer, Channel]:
     return tracker, store, syncer, chat
 
 
-def test_killed_between_notification_and_write_the_write_still_comes(
+def test_killed_during_the_write_the_write_and_notification_still_come(
     tmp_path: Path,
 ) -> None:
     tracker, store, syncer, chat = setup(tmp_path)
     tracker.fail_update = Killed()
-    with pytest.raises(Killed):  # at risk at 12:01: chat notified, then the process dies
+    with pytest.raises(Killed):  # at risk at 12:01: the process dies in the tracker write
         syncer.cycle(vienna(2026, 11, 23, 12, 1))
-    assert len(chat.sent) == 1
+    assert chat.sent == []  # the tracker is written first; no channel waits before it
     tracker.fail_update = None
     restarted = Syncer(tracker, store, syncer.rules, timedelta(seconds=30), syncer.notifiers)
     report = restarted.cycle(vienna(2026, 11, 23, 12, 2))
     assert report.unchanged == 0
     assert tracker.issues["7"].sla_fields["sla_status"] == "at_risk"
-    assert len(chat.sent) == 1  # and the chat is not told twice
+    assert len(chat.sent) == 1
+
+
+class DyingChannel(Channel):
+    """A channel whose first send kills the process (kill -9 after the tracker write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.die = True
+
+    def send(self, notification: Notification) -> None:
+        if self.die:
+            self.die = False
+            raise Killed
+        super().send(notification)
+
+
+def test_killed_between_write_and_notification_the_notification_still_comes_once(
+    tmp_path: Path,
+) -> None:
+    tracker, store, syncer, _ = setup(tmp_path)
+    chat = DyingChannel()
+    syncer.notifiers["chat"] = chat
+    with pytest.raises(Killed):  # at risk at 12:01: note written, dies notifying the chat
+        syncer.cycle(vienna(2026, 11, 23, 12, 1))
+    assert len(tracker.notes["7"]) == 2
+    restarted = Syncer(tracker, store, syncer.rules, timedelta(seconds=30), syncer.notifiers)
+    restarted.cycle(vienna(2026, 11, 23, 12, 2))
+    restarted.cycle(vienna(2026, 11, 23, 12, 3))
+    assert len(chat.sent) == 1
+    assert len(tracker.notes["7"]) == 2  # the at-risk note is not written again
+
+
+class BrokenChannel(Channel):
+    """A channel that is down until it is fixed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    def send(self, notification: Notification) -> None:
+        if self.down:
+            raise NotificationError("chat: webhook http://127.0.0.1:9/hook refused")
+        super().send(notification)
+
+
+def test_a_failing_channel_blocks_neither_the_tracker_nor_other_channels(
+    tmp_path: Path,
+) -> None:
+    """The webhook down: the at-risk note and fields are written and the e-mail goes out;
+    the webhook is tried again later (backoff), and told exactly once when it is back."""
+    tracker, _, syncer, _ = setup(tmp_path)
+    chat, mail = BrokenChannel(), Channel()
+    syncer.notifiers.update({"chat": chat, "mail": mail})
+    escalations = syncer.rules.escalations
+    assert escalations is not None
+    at_risk, *higher = escalations.ladders["standard"]
+    syncer.rules = replace(syncer.rules, escalations=replace(escalations, ladders={
+        "standard": (replace(at_risk, notify=("chat", "mail")), *higher)}))
+    report = syncer.cycle(vienna(2026, 11, 23, 12, 1))
+    assert tracker.issues["7"].sla_fields["sla_status"] == "at_risk"
+    assert len(mail.sent) == 1
+    assert report.channels == {"chat": [0, 1], "mail": [1, 0]}
+    assert list(report.channels_failing) == ["chat"]
+    assert report.errors == 0
+    chat.down = False
+    syncer.cycle(vienna(2026, 11, 23, 12, 2))
+    assert chat.sent == []  # backoff: not tried again within its first minute
+    syncer.channels._retry["chat"] = (1, 0.0)  # the minute has passed
+    third = syncer.cycle(vienna(2026, 11, 23, 12, 3))
+    assert (len(chat.sent), len(mail.sent), len(tracker.notes["7"])) == (1, 1, 2)
+    assert third.channels_failing == {}
+    syncer.channels._retry.clear()
+    syncer.cycle(vienna(2026, 11, 23, 12, 4))
+    assert (len(chat.sent), len(mail.sent)) == (1, 1)
 
 
 def test_a_failed_write_after_a_notification_does_not_send_it_again(
