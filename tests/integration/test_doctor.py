@@ -122,3 +122,15 @@ def test_json_lists_one_object_per_check(workspace: Workspace) -> None:
     assert refused["detail"] == "Redmine refused the key (HTTP 401)"
     assert "REDMINE_API_KEY" in refused["fix"]
     assert set(checks[0]) == {"check", "status", "ok", "detail", "fix"}
+
+
+def test_statement_wiki_without_the_wiki_module_fails(workspace: Workspace) -> None:
+    """hours.post_to names a project whose Wiki module is off: exit 1, the line says so."""
+    acme = workspace.projects["acme"]
+    with workspace.config_path.open("a", encoding="utf-8") as file:
+        file.write(f"hours:\n  post_to: {{acme: 'project:{acme}'}}\n")
+    result = doctor(workspace)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert lines(result, "FAIL") == [
+        f"FAIL statement wiki 'project:{acme}' (hours.post_to of acme): the project's Wiki "
+        "module is off -> fix: enable it in the project's Settings > Modules"]

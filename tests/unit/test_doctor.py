@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from slabridge.cli import run
 from slabridge.config import load_config
 from slabridge.doctor import Check, failures, needs_of, render_json, render_text
 
@@ -77,3 +80,26 @@ def test_json_is_a_list_of_objects() -> None:
         {"check": "a", "status": "ok", "ok": True, "detail": "fine", "fix": ""},
         {"check": "b", "status": "fail", "ok": False, "detail": "broken", "fix": "mend it"},
     ]
+
+
+def test_without_a_tracker_doctor_exits_2(tmp_path: Path) -> None:
+    """A configuration without `tracker:` is a configuration error, as for sync."""
+    path = tmp_path / "slabridge.yaml"
+    path.write_text("include: [contract-terms]\n", encoding="utf-8")
+    assert run(["--config", str(path), "doctor"]) == 2
+
+
+def test_unreachable_tracker_is_one_failed_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing listens at the URL: exit 1, a FAIL line saying what to check."""
+    path = tmp_path / "slabridge.yaml"
+    path.write_text(CONFIG.format(kind="redmine", extra="  retries: 0").replace(
+        "https://tracker.example", "http://127.0.0.1:9"), encoding="utf-8")
+    monkeypatch.setenv("KEY", "k" * 40)
+    assert run(["--config", str(path), "doctor"]) == 1
+    failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAIL")]
+    assert len(failed) == 1
+    assert failed[0].startswith("FAIL Redmine reachable: http://127.0.0.1:9: ConnectionError")
+    assert failed[0].endswith("-> fix: check tracker.url, the network and proxy (HTTPS_PROXY, "
+                              "NO_PROXY), and TLS (REQUESTS_CA_BUNDLE or tracker.verify_tls)")
