@@ -219,10 +219,10 @@ class RedmineDoctor:
         title = f"field {name!r} ({where})"
         formats = (FORMATS.get(role, TEXT_FORMATS) if role
                    else TEXT_FORMATS if where == "tracker.receipt_field" else ())
-        wanted_format = FORMAT_NAMES[formats[0]] if formats else "any"
+        wanted_format = f"format {FORMAT_NAMES[formats[0]]}, " if formats else ""
         create = (f"an administrator creates it (Administration > Custom fields > New > Issues: "
-                  f"format {wanted_format}, visible, for these projects and all their "
-                  f"trackers) or fix {where}")
+                  f"{wanted_format}visible, for these projects and all their trackers) or fix "
+                  f"{where}")
         definition = None
         if definitions is not None:
             definition = definitions.get(name)
@@ -260,20 +260,24 @@ class RedmineDoctor:
             return Check(title, True, "not checked: the configured projects have no issues "
                          "yet (doctor with an administrator's key checks without issues)",
                          hint=True)
+        pairs = sum(len(p.samples) for p in projects)
         if definition is None:
-            detail = "on the issues of every project and tracker"
+            detail = "on the issues of every project and tracker that has any"
+            if unchecked:
+                detail += f" ({len(unchecked)} of {pairs} project/tracker pairs have none yet)"
         else:
             detail = (f"{FORMAT_NAMES.get(definition.get('field_format', ''), '?')}, on every "
                       "tracker of the projects")
             unknown = [p.identifier for p in projects if name not in p.enabled_fields
                        and not any(name in (names or ()) for names in p.samples.values())]
+            if not definition.get("visible", True):
+                roles = ", ".join(r["name"] for r in definition.get("roles", [])) or "no role"
+                detail += (f"; visible only to {roles} (a service account that is no "
+                           "administrator needs one of those roles)")
             if unknown:
                 # The API has no is_for_all: a field for all projects is listed by none.
-                detail += (f"; enabled for all projects or not for {', '.join(unknown)} "
-                           "(no issues there yet to tell)")
-        if unchecked:
-            pairs = sum(len(p.samples) for p in projects)
-            detail += f" ({len(unchecked)} of {pairs} project/tracker pairs have no issues yet)"
+                detail += (f"; for all projects, or not enabled for {', '.join(unknown)} "
+                           "(the API does not say, and no issue there shows it yet)")
         return Check(title, True, detail)
 
     def _definition_problem(self, definition: Mapping[str, Any], formats: tuple[str, ...],
@@ -301,8 +305,6 @@ class RedmineDoctor:
         if absent:
             return (f"not enabled for tracker {', '.join(absent)}",
                     f"{edit}: tick those trackers")
-        if not definition.get("visible", True) and not self.admin:
-            return ("visible only to some roles", f"{edit}: tick Visible 'to any users'")
         return None
 
     # --- permissions --------------------------------------------------------------------
