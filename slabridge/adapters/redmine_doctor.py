@@ -107,6 +107,7 @@ class RedmineDoctor:
             self._check_wikis(user)
         except Unanswered as stop:
             self.checks.append(stop.check)
+            return self.checks
         self.checks.append(Check(
             "watching", True,
             "Redmine adds the service account as a watcher of every issue it writes unless "

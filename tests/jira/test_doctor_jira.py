@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from slabridge.cli import run
-from tests.jira.conftest import CLOUD, FIELDS, load, write_config
+from tests.jira.conftest import CLOUD, DC, DC_AUTH, FIELDS, load, write_config
 
 pytestmark = pytest.mark.usefixtures("jira_env")
 PROJECTS = {"ACME": "Acme Shop", "GLX": "Globex Portal", "SHARED": "Shared Service Desk"}
@@ -26,17 +26,20 @@ PERMISSION_NAMES = {
 def stub_jira(mock: responses.RequestsMock, lacking: dict[str, set[str]] | None = None,
               on_screen: tuple[str, ...] = ("customfield_10040", "customfield_10041",
                                             "customfield_10042", "customfield_10043",
-                                            "customfield_10044")) -> None:
-    """A Jira Cloud site where the account may do everything but `lacking` (project ->
-    permission keys), and whose edit screens show the fields `on_screen`."""
+                                            "customfield_10044"),
+              base: str = CLOUD) -> None:
+    """A Jira site (Cloud unless `base` is DC) where the account may do everything but
+    `lacking` (project -> permission keys), and whose edit screens show `on_screen`."""
     lacking = lacking or {}
-    mock.get(f"{CLOUD}/rest/api/2/serverInfo", json=load("serverInfo_cloud"))
-    mock.get(f"{CLOUD}/rest/api/3/myself", json=load("myself"))
-    mock.get(f"{CLOUD}/rest/api/3/field", json=load("fields"))
+    api = f"{base}/rest/api/{'3' if base == CLOUD else '2'}"
+    mock.get(f"{base}/rest/api/2/serverInfo",
+             json=load("serverInfo_cloud" if base == CLOUD else "serverInfo_dc"))
+    mock.get(f"{api}/myself", json=load("myself"))
+    mock.get(f"{api}/field", json=load("fields"))
     for number, (key, name) in enumerate(PROJECTS.items()):
-        mock.get(f"{CLOUD}/rest/api/3/project/{key}",
+        mock.get(f"{api}/project/{key}",
                  json={"id": str(10000 + number), "key": key, "name": name,
-                       "self": f"{CLOUD}/rest/api/3/project/{10000 + number}"})
+                       "self": f"{api}/project/{10000 + number}"})
 
     def permissions(request: Any) -> tuple[int, dict[str, str], str]:
         project = request.params.get("projectKey", "")
@@ -47,12 +50,12 @@ def stub_jira(mock: responses.RequestsMock, lacking: dict[str, set[str]] | None 
             for index, key in enumerate(wanted)}}
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
 
-    mock.add_callback(responses.GET, re.compile(re.escape(f"{CLOUD}/rest/api/3/mypermissions")
+    mock.add_callback(responses.GET, re.compile(re.escape(f"{api}/mypermissions")
                                                 + r"(\?.*)?$"), callback=permissions)
-    mock.get(f"{CLOUD}/rest/agile/1.0/board/5",
+    mock.get(f"{base}/rest/agile/1.0/board/5",
              json={"id": 5, "name": "Support board", "type": "scrum",
-                   "self": f"{CLOUD}/rest/agile/1.0/board/5"})
-    mock.get(f"{CLOUD}/rest/agile/1.0/board/5/sprint", json=load("sprint_active"))
+                   "self": f"{base}/rest/agile/1.0/board/5"})
+    mock.get(f"{base}/rest/agile/1.0/board/5/sprint", json=load("sprint_active"))
 
     def newest(request: Any) -> tuple[int, dict[str, str], str]:
         key = re.search(r'project = "([A-Z]+)"', request.params["jql"])
@@ -61,9 +64,10 @@ def stub_jira(mock: responses.RequestsMock, lacking: dict[str, set[str]] | None 
                  "fields": {"issuetype": {"name": "Bug"}}}
         return 200, {"Content-Type": "application/json"}, json.dumps({"issues": [issue]})
 
-    mock.add_callback(responses.GET, re.compile(re.escape(f"{CLOUD}/rest/api/3/search/jql")
-                                                + r"(\?.*)?$"), callback=newest)
-    mock.get(re.compile(re.escape(f"{CLOUD}/rest/api/3/issue/") + r"[A-Z]+-1/editmeta$"),
+    search = f"{api}/search/jql" if base == CLOUD else f"{api}/search"
+    mock.add_callback(responses.GET, re.compile(re.escape(search) + r"(\?.*)?$"),
+                      callback=newest)
+    mock.get(re.compile(re.escape(f"{api}/issue/") + r"[A-Z]+-1/editmeta$"),
              json={"fields": {field: {"required": False, "name": field, "key": field}
                               for field in ("summary", *on_screen)}})
 
@@ -126,3 +130,30 @@ def test_field_off_the_edit_screen_fails(jira: responses.RequestsMock, tmp_path:
         (f"edit screen in {key}", f"'SLA status' not on the edit screen of {key}-1 (Bug)")
         for key in PROJECTS]
     assert all(c["ok"] is False and c["fix"] for c in failed)
+
+
+def test_data_center_uses_v2_and_search(jira: responses.RequestsMock, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Data Center (personal access token): API v2, /search for the newest issue; passes."""
+    stub_jira(jira, base=DC)
+    code, out = doctor(write_config(tmp_path, url=DC, auth=DC_AUTH, extra=FIELDS), capsys)
+    assert code == 0, out
+    assert "REST API v2" in out.splitlines()[0]
+    assert "ok   edit screen in GLX: the fields are on GLX-1's (Bug)" in out
+    assert [c for c in jira.calls if "/rest/api/3/" in (c.request.url or "")] == []
+
+
+def test_refused_credentials_end_the_checks(jira: responses.RequestsMock, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """401 from /myself: one failed check naming what to set, and nothing more is asked."""
+    jira.get(f"{CLOUD}/rest/api/2/serverInfo", json=load("serverInfo_cloud"))
+    jira.get(f"{CLOUD}/rest/api/3/myself", status=401, json={"errorMessages": ["no"]})
+    code, out = doctor(write_config(tmp_path), capsys)
+    assert code == 1
+    assert [line.split(" -> ")[0] for line in out.splitlines()] == [
+        "ok   Jira reachable: https://example.atlassian.net, Cloud 1001.0.0-SNAPSHOT, "
+        "REST API v3",
+        "FAIL key accepted: Jira refused the credentials (HTTP 401)",
+        "doctor: 1 of 2 checks failed",
+    ]
+    assert len(jira.calls) == 2
