@@ -368,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
         "connection and key; each project visible; the fields slabridge writes (format, "
         "enabled, visible); the permissions it uses in each project (notes, edits, spent "
         "time, target version or sprint); the statement wiki or issue; Jira's board. Only "
-        "GET requests are sent. Exit 0 when all hold, 1 when something is missing.",
+        "GET requests are sent. Exit 0 when all hold, 1 when something is missing, 2 for a "
+        "configuration error.",
     )
     doctor.add_argument("--json", action="store_true",
                         help="print a JSON list of {check, status, ok, detail, fix}")
