@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from slabridge.adapters import jira_doctor, redmine_doctor
 from slabridge.adapters.jira import JiraTracker
 from slabridge.adapters.notify_email import EmailNotifier
 from slabridge.adapters.notify_webhook import WebhookNotifier
@@ -17,6 +18,7 @@ from slabridge.adapters.state_postgres import LeaderLock, PostgresStateStore
 from slabridge.adapters.state_sqlite import SqliteStateStore, SqlStateStore
 from slabridge.config import Config
 from slabridge.config_source import BUILTIN_DIR
+from slabridge.doctor import Check, needs_of
 from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
 from slabridge.ports import Notifier, Tracker
@@ -69,6 +71,16 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
         key_source=_variables_in(settings.api_key) or "tracker.api_key",
         private_notes=notes.private,
     )
+
+
+def run_doctor(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
+    """The checks of `slabridge doctor` against the configured tracker (GET requests only)."""
+    tracker = build_tracker(config, environ)
+    needs = needs_of(config, rule_fields(config))
+    if isinstance(tracker, JiraTracker):
+        return jira_doctor.diagnose(tracker, needs)
+    assert isinstance(tracker, RedmineTracker)  # noqa: S101 - build_tracker builds one of two
+    return redmine_doctor.diagnose(tracker, needs)
 
 
 def _variables_in(text: str) -> str:

@@ -14,9 +14,11 @@ from slabridge.bootstrap import (
     build_store,
     build_syncer,
     build_tracker,
+    run_doctor,
     settle_long_lived_objects,
 )
 from slabridge.config import Config, find_config_path, load_config
+from slabridge.doctor import failures, render_json, render_text
 from slabridge.errors import SlabridgeError, UsageError
 from slabridge.explaining import explanation_dict, explanation_text
 from slabridge.logs import configure as configure_logs
@@ -287,6 +289,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check, reading only, that the tracker gives slabridge everything it needs."""
+    checks = run_doctor(_config(args))
+    print(scrub_text(render_json(checks) if args.json else render_text(checks)))
+    return 1 if failures(checks) else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -374,6 +383,20 @@ def build_parser() -> argparse.ArgumentParser:
     explain_cmd.add_argument("issue", help="issue number or key, e.g. 42, #42 or ACME-7")
     explain_cmd.add_argument("--json", action="store_true", help="print JSON")
     explain_cmd.set_defaults(handler=cmd_explain)
+
+    doctor = sub.add_parser(
+        "doctor", help="check the tracker gives slabridge all it needs (writes nothing)",
+        description="With the configured key, check everything slabridge needs of the "
+        "tracker and print one line per check, with what to do for each failure: "
+        "connection and key; each project visible; the fields slabridge writes (format, "
+        "enabled, visible); the permissions it uses in each project (notes, edits, spent "
+        "time, target version or sprint); the statement wiki or issue; Jira's board. Only "
+        "GET requests are sent. Exit 0 when all hold, 1 when something is missing, 2 for a "
+        "configuration error.",
+    )
+    doctor.add_argument("--json", action="store_true",
+                        help="print a JSON list of {check, status, ok, detail, fix}")
+    doctor.set_defaults(handler=cmd_doctor)
 
     hours_cli.add_parser(sub)
     for command in sub.choices.values():

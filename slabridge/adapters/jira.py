@@ -252,14 +252,7 @@ class JiraTracker:
 
     def prepare(self) -> None:
         """Deployment type, API version, our account, field ids; missing fields are named."""
-        info = self._get("serverInfo")
-        self.deployment = "cloud" if info.get("deploymentType") == "Cloud" else "datacenter"
-        # The library routes searches by this: Cloud to /search/jql, Data Center to /search.
-        self._client.deploymentType = info.get("deploymentType")
-        if self._api_version == "auto":
-            self._client._options["rest_api_version"] = (
-                "3" if self.deployment == "cloud" else "2"
-            )
+        self.adopt_server_info(self._get("serverInfo"))
         self._user = self._get("myself")
         fields = self._get("field")
         for field in fields:
@@ -289,6 +282,34 @@ class JiraTracker:
         """The custom field's name, or the issue property's key."""
         name = self._field_names.get(role) if self._field_names else None
         return repr(name) if name else f"{PROPERTY}.{role}"
+
+    def adopt_server_info(self, info: Mapping[str, Any]) -> None:
+        """Take the deployment type (and with api_version auto, the REST version) from
+        /serverInfo's answer."""
+        self.deployment = "cloud" if info.get("deploymentType") == "Cloud" else "datacenter"
+        # The library routes searches by this: Cloud to /search/jql, Data Center to /search.
+        self._client.deploymentType = info.get("deploymentType")
+        if self._api_version == "auto":
+            self._client._options["rest_api_version"] = (
+                "3" if self.deployment == "cloud" else "2"
+            )
+
+    def probe(self, path: str, params: Mapping[str, Any] | None = None, *,
+              agile: bool = False) -> tuple[int, Any]:
+        """A GET whose refusal is returned, not raised: (HTTP status, JSON or None), for
+        `slabridge doctor`; a connection failure is raised as requests raises it."""
+        url = self._client._get_url(
+            path, base=JIRA.AGILE_BASE_URL if agile else JIRA.JIRA_BASE_URL)
+        try:
+            response = self._client._session.get(url, params=dict(params or {}))
+        except JIRAError as exc:
+            if exc.response is None:
+                return exc.status_code or 0, None
+            response = exc.response
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
 
     def own_authors(self) -> frozenset[str]:
         """Our account id (Cloud) or name (Data Center)."""

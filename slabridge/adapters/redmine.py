@@ -255,6 +255,16 @@ class RedmineTracker:
             return TrackerError(f"{where}: {_describe(exc)}")
         return exc
 
+    def probe(self, path: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+        """A GET of a REST path, its answer unjudged (for `slabridge doctor`)."""
+        session: requests.Session = self._redmine.engine.session
+        return session.get(f"{self.name}{path}", params=dict(params or {}))
+
+    @property
+    def key_source(self) -> str:
+        """Where the key came from (e.g. REDMINE_API_KEY), to name when it is refused."""
+        return self._key_source
+
     # --- reference data ------------------------------------------------------------------
 
     def own_authors(self) -> frozenset[str]:
