@@ -165,7 +165,7 @@ def build_syncer(config: Config, *, dry_run: bool = False) -> Syncer:
     store = build_store(config, dry_run=dry_run)
     overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
     return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config),
-                  scope=config.scope_fingerprint())
+                  scope=config.scope_fingerprint(), terms=config.terms_fingerprint())
 
 
 def settle_long_lived_objects() -> None:

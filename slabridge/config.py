@@ -278,6 +278,14 @@ class Config:
         add_micros, target = entry
         return add_micros(received, target)
 
+    def terms_fingerprint(self) -> str:
+        """What decides due times: calendars, closures, classes, tiers, customers' contracts
+        and the SLA clock rules. A change (a reload) re-evaluates every open issue."""
+        data = self.settings.model_dump(
+            mode="json", include={"calendars", "closures", "ical_closures", "classes", "tiers",
+                                  "customers", "sla", "default_tier"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
     def scope_fingerprint(self) -> str:
         """What decides which issues slabridge looks after: the projects polled and the
         classification rules. A change means issues nobody touched may now be in scope."""

@@ -165,6 +165,11 @@ class Monitor:
         with self._lock:
             self._reload_error = None if ok else scrub_text(error or "reload failed")
 
+    def reload_warning(self, text: str) -> None:
+        """A reload that took, but whose first cycle failed: shown until the next reload."""
+        with self._lock:
+            self._reload_error = scrub_text(text)
+
     def health(self) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body for /healthz."""
         with self._lock:

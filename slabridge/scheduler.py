@@ -184,6 +184,7 @@ class Daemon:
         self.health_address: tuple[str, int] | None = None
         self._syncer: CycleRunner | None = None  # built lazily on the worker thread
         self._stop = threading.Event()
+        self._after_reload = False
         self._last_reconcile: float | None = None
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_write.setblocking(False)  # signal.set_wakeup_fd requires it
@@ -408,12 +409,21 @@ class Daemon:
                 # Whatever went wrong, the daemon goes on: the next cycle retries.
                 self._cycle_failed(error, started, syncer.tracker.requests_made - before)
                 return
+        self._after_reload = False
         self.monitor.cycle_succeeded(report, time.monotonic() - started, report.requests)
 
     def _cycle_failed(self, error: Exception, started: float, requests: int) -> None:
         self.monitor.cycle_failed(f"{type(error).__name__}: {error}",
                                   time.monotonic() - started, requests)
         _log_failure("cycle_failed", error)
+        if self._after_reload:
+            # The file read well, but what it points at does not answer: say it of the
+            # reload, not only as one more failed cycle.
+            self._after_reload = False
+            self.monitor.reload_warning(f"reloaded, but the first cycle failed: "
+                                        f"{type(error).__name__}: {error}")
+            log.warning("config_reloaded_tracker_unreachable", config=str(self._path),
+                        error=f"{type(error).__name__}: {error}")
 
     def _reload_job(self) -> None:
         if self._stop.is_set():
@@ -446,6 +456,11 @@ class Daemon:
         self.monitor.configure(settings.interval_seconds, settings.unhealthy_after_cycles,
                                settings.channel_unhealthy_after_seconds)
         self.monitor.reloaded(ok=True)
+        # At once, not at the next interval: changed terms re-evaluate every open issue
+        # (a shorter target must not miss its at-risk step), and a tracker the new file
+        # points at that cannot be reached is said now.
+        self._after_reload = True
+        self.run_now(POLL_JOB)
         log.info("config_reloaded", config=str(self._path),
                  interval_seconds=settings.interval_seconds, reconcile_at=settings.reconcile_at,
                  timezone=str(reconcile_at[2]), language=config.settings.notes.language)

@@ -61,6 +61,7 @@ RETRY_MAX_SECONDS = 900.0
 # State-store marks: slabridge's own accounts, and the scope of the last cycle.
 OWN_AUTHORS = "own_authors"
 SCOPE = "scope"
+TERMS = "terms"
 
 URGENCY = {
     SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
@@ -218,12 +219,16 @@ class Syncer:
 
     def __init__(
         self, tracker: Tracker, store: StateStore, rules: Rules, overlap: timedelta,
-        notifiers: Mapping[str, Notifier] | None = None, scope: str = "",
+        notifiers: Mapping[str, Notifier] | None = None, scope: str = "", terms: str = "",
     ) -> None:
         self.tracker = tracker
         self.scope = scope
         """A fingerprint of the projects and classification rules (Config.scope_fingerprint):
         when it differs from the last cycle's, the next cycle reconciles every open issue."""
+        self.terms = terms
+        """A fingerprint of what decides due times (Config.terms_fingerprint): when it
+        differs from the last cycle's, the next cycle re-evaluates every open issue and
+        notes each due time that moved."""
         self.store = store
         self.rules = rules
         self.overlap = overlap
@@ -277,6 +282,11 @@ class Syncer:
         self._log_writes = self._log.is_enabled_for(logging.INFO)
         rules = judging_rules(self.rules, self.store, name, self.tracker.own_authors(),
                               remember=not dry_run)
+        terms_changed = (bool(self.terms) and watermark is not None
+                         and self.store.mark(name, TERMS) != self.terms)
+        if terms_changed:
+            rules = replace(rules, terms_changed=True)
+            log.info("terms_changed", reevaluate="every open issue")
         since = None if mode == "full" or watermark is None else watermark - self.overlap
         listed: dict[str, Ticket] = {}
         newest = watermark
@@ -292,7 +302,7 @@ class Syncer:
         self._journals_settled_before = (self.tracker.listing_started or now) - SAME_TIME_MARGIN
         # Incremental cycles look again only at records whose status time alone can change
         # now; everything else waits for a change in the tracker (or the full reconcile).
-        due_by = None if mode == "full" else now
+        due_by = None if mode == "full" or terms_changed else now
         if self._open_statuses is None:
             self._open_statuses = {
                 r.ticket.key: r.ticket.sla_fields[SLA_STATUS_ROLE]
@@ -377,6 +387,8 @@ class Syncer:
             self.store.set_watermark(name, newest)
             if self.scope and self.store.mark(name, SCOPE) != self.scope:
                 self.store.set_mark(name, SCOPE, self.scope)
+            if self.terms and self.store.mark(name, TERMS) != self.terms:
+                self.store.set_mark(name, TERMS, self.terms)
         report.requests = self.tracker.requests_made - requests_before
         report.seconds = time.perf_counter() - started
         report.channels_failing = self.channels.failing()

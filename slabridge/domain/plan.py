@@ -56,6 +56,9 @@ class Rules:
     """Critical on a tier whose handling is current_sprint: "move" into it, or "mark"."""
     on_call_channel: str | None = None
     """Channel for critical escalations outside service hours on 24/7 contracts."""
+    terms_changed: bool = False
+    """The contract terms changed since the last cycle (a reload): a due time that moves
+    because of them is noted, not only written to the fields."""
     classifier: Classifier = field(init=False, repr=False, compare=False)
     """classify() with the two rule lists, remembering outcomes (made anew with the rules)."""
 
@@ -273,6 +276,10 @@ def decide(
               if (tracked is None or role in tracked) and ticket.sla_fields.get(role, "") != value
               and unwritable_key(role, value) not in done}
     note, keys = _note(ticket, customer, incident_class, tier, evaluation, done, rules)
+    if note is None and rules.terms_changed and ticket.sla_fields.get(RESPONSE_DUE) \
+            and RESPONSE_DUE in fields:
+        note, keys = _due_moved_note(ticket, customer, incident_class, tier, evaluation,
+                                     fields[RESPONSE_DUE], done, rules)
     extra: list[str] = []
     if note is not None and context.emergency is not None and classified_key in keys:
         number, quota = context.emergency
@@ -336,6 +343,25 @@ def _note(
     if status in NOTED_STATUSES and status_key not in done:
         return rules.templates.render(status.value, values, (status_key,)), (status_key,)
     return None, ()
+
+
+DUE_MOVED_TEXT = ("*SLA:* the response is now due by *{due}* ({target} of service time "
+                  "from {received}): the contract terms changed.")
+
+
+def _due_moved_note(
+    ticket: Ticket, customer: str, incident_class: str, tier: Tier, evaluation: Evaluation,
+    due_text: str, done: frozenset[str], rules: Rules,
+) -> tuple[str | None, tuple[str, ...]]:
+    """The note for a due time moved by changed terms, once per new due time."""
+    key = f"due-moved:{customer}:{incident_class}:{due_text}"
+    if key in done:
+        return None, ()
+    values = {**rules.note_basics(customer, incident_class, tier),
+              "due": format_local(evaluation.written_due, tier),
+              "received": format_local(ticket.received, tier)}
+    text = rules.templates.word("due_moved", DUE_MOVED_TEXT.format_map(values), **values)
+    return rules.templates.finish(text, (key,)), (key,)
 
 
 def unwritable_key(role: str, value: str) -> str:

@@ -353,3 +353,30 @@ def test_a_dry_run_after_the_store_was_lost_promises_no_note_already_written(
     real = lost.cycle(vienna(2026, 11, 23, 11))
     assert (real.writes, real.notes) == (0, 0)
     assert len(tracker.notes["9"]) == 1
+
+
+def test_changed_terms_reevaluate_open_issues_at_once_and_note_the_moved_due_time(
+    tmp_path: Path,
+) -> None:
+    """Advanced's critical target raised from 4h to 6h by a reload: the open issue's due
+    time moves from 13:00 to 15:00 in the next cycle (not at its old at-risk check), and a
+    note says so, once; the note and the field agree."""
+    tracker, store, _, _ = setup(tmp_path)
+    old = config(tmp_path)
+    first = Syncer(tracker, store, old.rules(), timedelta(seconds=30),
+                   terms=old.terms_fingerprint())
+    first.cycle(vienna(2026, 11, 23, 10))
+    assert tracker.issues["7"].sla_fields["response_due"] == "2026-11-23T12:00:00Z"
+    longer = config(tmp_path, "tiers:\n  advanced:\n    classes:\n      critical: "
+                              "{response: 6h, handling: fastlane}\n")
+    assert longer.terms_fingerprint() != old.terms_fingerprint()
+    reloaded = Syncer(tracker, store, longer.rules(), timedelta(seconds=30),
+                      terms=longer.terms_fingerprint())
+    reloaded.cycle(vienna(2026, 11, 23, 10, 1))
+    assert tracker.issues["7"].sla_fields["response_due"] == "2026-11-23T14:00:00Z"
+    assert tracker.notes["7"][-1].startswith(
+        "*SLA:* the response is now due by *2026-11-23 15:00 CET* (6h of service time from "
+        "2026-11-23 09:00 CET): the contract terms changed.")
+    notes = len(tracker.notes["7"])
+    reloaded.cycle(vienna(2026, 11, 23, 10, 2))
+    assert len(tracker.notes["7"]) == notes
