@@ -113,6 +113,10 @@ class FakeRedmine:
         """The role itself."""
         return role
 
+    def issue_url(self, key: str) -> str:
+        """A made-up page of the issue."""
+        return f"https://tracker.example/issues/{key}"
+
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         for page in self.pages:
             for raw in orjson.loads(page)["issues"]:

@@ -178,6 +178,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
         for update in report.planned:
             fields = ", ".join(f"{k}={v!r}" for k, v in update.fields.items()) or "no fields"
             print(f"would update #{update.ticket_key}: {fields}")
+            if update.sprint is not None:
+                print(f"    move into the current sprint {update.sprint.name!r} "
+                      f"(version/sprint {update.sprint.id})")
+            for notification in update.notifications:
+                print(f"    notify {notification.channel}: {notification.subject}")
             if update.note:
                 for line in update.note.splitlines():
                     print(f"    | {line}")

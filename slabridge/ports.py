@@ -54,6 +54,10 @@ class Tracker(Protocol):
         tracker that refuses what it will not store, rather than dropping it, returns {})."""
         ...
 
+    def issue_url(self, key: str) -> str:
+        """Where a person opens the issue in the tracker's web interface."""
+        ...
+
     def field_label(self, role: str) -> str:
         """How the tracker names the field slabridge writes in `role` (for messages)."""
         ...

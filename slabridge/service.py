@@ -764,7 +764,8 @@ class Syncer:
                 self._unconfirmed.add(update.ticket_key)
                 continue
             try:
-                self._notifier(channel).send(notification)
+                self._notifier(channel).send(replace(
+                    notification, url=self.tracker.issue_url(notification.ticket_key)))
             except Exception as error:
                 self._unconfirmed.add(update.ticket_key)
                 report.channel_counts(channel)[1] += 1

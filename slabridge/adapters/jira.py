@@ -278,6 +278,10 @@ class JiraTracker:
         """Jira answers 400 for a field it will not store, so nothing needs reading back."""
         return {}
 
+    def issue_url(self, key: str) -> str:
+        """The issue's page."""
+        return f"{self.name}/browse/{key}"
+
     def field_label(self, role: str) -> str:
         """The custom field's name, or the issue property's key."""
         name = self._field_names.get(role) if self._field_names else None

@@ -5,9 +5,12 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.policy import SMTP
 
 from slabridge.domain.plan import Notification
 from slabridge.errors import NotificationError
+
+SMTP_UNFOLDED = SMTP.clone(max_line_length=998)  # RFC 5322: at most 998 a line
 
 
 class EmailNotifier:
@@ -24,13 +27,15 @@ class EmailNotifier:
 
     def send(self, notification: Notification) -> None:
         """Deliver one e-mail; any SMTP or network failure is a NotificationError."""
-        message = EmailMessage()
+        # No folding: the key header stays one line that filters can match whole.
+        message = EmailMessage(policy=SMTP_UNFOLDED)
         message["From"] = self.sender
         message["To"] = ", ".join(self.to)
         message["Subject"] = notification.subject
         # Lets mail filters and receivers drop a duplicate if a retry ever sends twice.
         message["X-Slabridge-Key"] = f"{notification.ticket_key}/{notification.key}"
-        message.set_content(notification.text)
+        message.set_content(notification.text + (
+            f"\n\n{notification.url}" if notification.url else ""))
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:

@@ -11,13 +11,14 @@ from slabridge.errors import NotificationError
 
 
 class WebhookNotifier:
-    """POSTs {"issue", "key", "subject", "text"} as JSON to a URL."""
+    """POSTs {"issue", "key", "subject", "text", "url"} as JSON to a URL."""
 
     def __init__(self, url: str, timeout: float = 10) -> None:
         self.url = url
         # Webhook URLs often carry a token: messages name the host only.
         parts = urlsplit(url)
-        self.where = f"{parts.scheme}://{parts.hostname}"
+        self.where = f"{parts.scheme}://{parts.hostname}" + (
+            f":{parts.port}" if parts.port else "")
         self.timeout = timeout
         self.session = requests.Session()
 
@@ -28,6 +29,7 @@ class WebhookNotifier:
             "key": notification.key,
             "subject": notification.subject,
             "text": notification.text,
+            "url": notification.url,
         }
         try:
             response = self.session.post(

@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -155,6 +156,11 @@ class RedmineTracker:
         private_notes: bool = False,
     ) -> None:
         self.name = url.rstrip("/")
+        parts = urlsplit(self.name)
+        # Links people open: without credentials a URL may carry for a proxy.
+        self._public_name = urlunsplit(parts._replace(
+            netloc=parts.hostname + (f":{parts.port}" if parts.port else "")
+            if parts.hostname else parts.netloc))
         self._key_source = key_source  # where the key came from, named when it is refused
         self._private_notes = private_notes
         self.requests_made = 0
@@ -394,6 +400,10 @@ class RedmineTracker:
                                    {"issue_id": chunk, "status_id": "*"}):
                 found[str(raw["id"])] = dict(self.ticket_from(raw).sla_fields)
         return found
+
+    def issue_url(self, key: str) -> str:
+        """The issue's page."""
+        return f"{self._public_name}/issues/{key}"
 
     def field_label(self, role: str) -> str:
         """The custom field's name for a field role."""

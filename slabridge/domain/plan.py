@@ -110,6 +110,8 @@ class Notification:
     ticket_key: str
     subject: str
     text: str
+    url: str = ""
+    """The issue in the tracker (filled in by the service, which knows the tracker)."""
 
 
 @value

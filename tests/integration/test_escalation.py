@@ -32,8 +32,10 @@ class Inbox:
     """Messages the local SMTP server accepted."""
 
     messages: list[Any] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.raw.append(envelope.content)
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -160,6 +162,7 @@ def test_ladder_steps_once_each_across_a_restart(
         f"{issue}/notified:escalated:acme:critical:standard:at-risk:chat"
     )
     assert payload["issue"] == str(issue)
+    assert payload["url"] == f"{admin.url}/issues/{issue}"  # a link the PM can open
 
     restarted = syncer(config_path, monkeypatch)  # a new process: only the state file remains
     restarted.cycle(vienna(2026, 11, 20, 13, 30))
@@ -171,6 +174,9 @@ def test_ladder_steps_once_each_across_a_restart(
     messages = inbox[0].messages
     assert len(messages) == 1
     assert messages[0]["Subject"].startswith(f"[SLA breached] {issue} Acme: Payment down")
+    assert f"{admin.url}/issues/{issue}" in messages[0].get_payload()
+    key = f"{issue}/notified:escalated:acme:critical:standard:breached:mail"
+    assert f"X-Slabridge-Key: {key}\r\n".encode() in inbox[0].raw[0]  # one line, not folded
     escalations = [n for n in admin.notes(issue) if "Escalation (" in n]
     assert len(escalations) == 2
 

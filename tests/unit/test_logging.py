@@ -334,6 +334,10 @@ class FakeTracker:
         """The role itself."""
         return role
 
+    def issue_url(self, key: str) -> str:
+        """A made-up page of the issue."""
+        return f"https://tracker.example/issues/{key}"
+
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         """Both issues, newest change first."""
         self.requests_made += 1

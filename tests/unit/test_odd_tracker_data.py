@@ -54,6 +54,10 @@ class OddTracker:
         """The role itself."""
         return role
 
+    def issue_url(self, key: str) -> str:
+        """A made-up page of the issue."""
+        return f"https://tracker.example/issues/{key}"
+
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         yield from self.tickets
 
