@@ -245,6 +245,9 @@ class Syncer:
         self._journals_settled_before = datetime.min.replace(tzinfo=UTC)
         self.channels = ChannelHealth()
         self._unconfirmed: set[str] = set()
+        self._issue_errors: dict[str, str] = {}
+        """The last error logged per issue (an issue failing again the same way is not
+        logged again)."""
         self._open_statuses: dict[str, str] | None = None
         """Open classified issues' SLA status by key: from the store once, then kept."""
 
@@ -424,7 +427,10 @@ class Syncer:
                       | NotificationError):
             report.errors += 1
             report.problems.append(str(error))
-            self._log.warning("issue_failed", issue=ticket.key, error=str(error))
+            # Logged when the error appears or changes, not every cycle it lasts.
+            if self._issue_errors.get(ticket.key) != str(error):
+                self._issue_errors[ticket.key] = str(error)
+                self._log.warning("issue_failed", issue=ticket.key, error=str(error))
         else:
             # Data no rule foresaw (an absurd date, say) is a bug to report, per issue.
             report.errors += 1
@@ -471,6 +477,10 @@ class Syncer:
             ))
         if not records:
             return
+        if self._issue_errors:
+            for record in records:  # its turn went through
+                if self._issue_errors.pop(record.ticket.key, None) is not None:
+                    self._log.info("issue_recovered", issue=record.ticket.key)
         try:
             self.store.put_many(self.tracker.name, records)
         except Exception:

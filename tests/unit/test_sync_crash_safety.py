@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from slabridge import service
 from slabridge.adapters.state_sqlite import SqliteStateStore
@@ -380,3 +381,25 @@ def test_changed_terms_reevaluate_open_issues_at_once_and_note_the_moved_due_tim
     notes = len(tracker.notes["7"])
     reloaded.cycle(vienna(2026, 11, 23, 10, 2))
     assert len(tracker.notes["7"]) == notes
+
+
+def test_an_issue_failing_the_same_way_is_logged_once_per_change_of_error(
+    tmp_path: Path,
+) -> None:
+    """A write refused every cycle: one log line, another when the error changes, and one
+    when it goes through (it was logged every cycle, every 10 seconds in a daemon)."""
+    tracker, _, syncer, _ = setup(tmp_path)
+    with capture_logs() as logs:
+        tracker.fail_update = IssueError("issue #7: forbidden (HTTP 403)")
+        for minute in (1, 2, 3):
+            syncer.cycle(vienna(2026, 11, 23, 12, minute))
+        tracker.fail_update = IssueError("issue #7: rejected (HTTP 422)")
+        for minute in (4, 5):
+            syncer.cycle(vienna(2026, 11, 23, 12, minute))
+        tracker.fail_update = None
+        syncer.cycle(vienna(2026, 11, 23, 12, 6))
+    assert [(e["event"], e.get("error")) for e in logs
+            if e["event"] in ("issue_failed", "issue_recovered")] == [
+        ("issue_failed", "issue #7: forbidden (HTTP 403)"),
+        ("issue_failed", "issue #7: rejected (HTTP 422)"),
+        ("issue_recovered", None)]
