@@ -257,3 +257,71 @@ def test_emergency_tickets_counted_and_over_quota_flagged(
     assert [p for p in report.problems if "over its emergency-ticket quota" in p] == [
         f"customer globex is over its emergency-ticket quota in 2026-11: 2 of 1 ({second})"
     ]
+
+
+class DownHooks(Hooks):
+    """The webhook receiver answering 503 while `down` is set."""
+
+    down: ClassVar[bool] = False
+
+    def do_POST(self) -> None:
+        if DownHooks.down:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(503)
+            self.end_headers()
+            return
+        super().do_POST()
+
+
+def test_a_channel_down_blocks_neither_redmine_nor_the_other_channel(
+    workspace: Workspace, admin: RedmineAdmin, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SMTP stopped: the breach note reaches Redmine and the webhook is told; SMTP back,
+    the mail goes out once. Then the webhook down: the mail and the note are not held up,
+    and the webhook is told once it is back. (With SMTP down nothing reached Redmine.)"""
+    handler = Inbox()
+    smtp_port = free_port()
+    smtp = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    Hooks.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DownHooks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    workspace.config_path.write_text(CONFIG.format(
+        **workspace.projects, smtp_port=smtp_port, hook=hook).replace(
+        "notify: [chat]}", "notify: [mail, chat]}"), encoding="utf-8")
+    try:
+        issue = admin.make_issue(workspace.projects["acme"], "Payment down", priority="Urgent",
+                                 Incident_received="2026-11-20T09:00:00+01:00")  # due 13:00
+        sync = syncer(workspace, monkeypatch)
+        # SMTP is not running at all: at risk at 12:10.
+        first = sync.cycle(vienna(2026, 11, 20, 12, 10))
+        assert admin.field(issue, "SLA status") == "at_risk"
+        assert any("Escalation (at-risk)" in n for n in admin.notes(issue))
+        assert [p["key"] for _, p in Hooks.received] == [
+            "notified:escalated:acme:critical:standard:at-risk:chat"]
+        assert first.channels == {"mail": [0, 1], "chat": [1, 0]}
+        assert first.errors == 0
+        smtp.start()
+        sync.channels._retry.clear()  # the backoff minute has passed
+        sync.cycle(vienna(2026, 11, 20, 12, 12))
+        assert [m["Subject"][:14] for m in handler.messages] == ["[SLA at risk] "]
+        # Now the webhook is down at the breach.
+        DownHooks.down = True
+        breach = sync.cycle(vienna(2026, 11, 20, 13, 5))
+        assert admin.field(issue, "SLA status") == "breached"
+        assert len(handler.messages) == 2
+        assert breach.channels == {"mail": [1, 0], "chat": [0, 1]}
+        DownHooks.down = False
+        sync.channels._retry.clear()
+        sync.cycle(vienna(2026, 11, 20, 13, 7))
+        sync.cycle(vienna(2026, 11, 20, 13, 9))
+        assert [p["key"].rsplit(":", 2)[1] for _, p in Hooks.received] == [
+            "at-risk", "breached"]
+        assert len(handler.messages) == 2
+        assert len([n for n in admin.notes(issue) if "Escalation (" in n]) == 2
+    finally:
+        DownHooks.down = False
+        if smtp.loop.is_running():
+            smtp.stop()
+        server.shutdown()
+        server.server_close()
