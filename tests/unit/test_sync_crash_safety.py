@@ -403,3 +403,17 @@ def test_an_issue_failing_the_same_way_is_logged_once_per_change_of_error(
         ("issue_failed", "issue #7: forbidden (HTTP 403)"),
         ("issue_failed", "issue #7: rejected (HTTP 422)"),
         ("issue_recovered", None)]
+
+
+def test_a_breach_is_counted_once_when_its_note_is_written_not_when_planned(
+    tmp_path: Path,
+) -> None:
+    """The breach note refused twice, then written: one breach (the metric read 27 after
+    3 breaches, counting every planned retry)."""
+    tracker, _, syncer, _ = setup(tmp_path)
+    tracker.fail_update = TrackerError("502 from Redmine")
+    counted = [syncer.cycle(vienna(2026, 11, 23, 13, minute)).breaches for minute in (1, 2)]
+    tracker.fail_update = None
+    counted += [syncer.cycle(vienna(2026, 11, 23, 13, minute)).breaches for minute in (3, 4)]
+    assert counted == [0, 0, 1, 0]
+    assert tracker.issues["7"].sla_fields["sla_status"] == "breached"
