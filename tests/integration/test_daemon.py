@@ -299,3 +299,29 @@ def test_failing_cycles_keep_the_daemon_alive(
             assert running.get("/healthz")[0] == 200
         running.signal(signal.SIGTERM)
         assert running.exit_code_within(5) == 0
+
+
+def test_sighup_with_a_longer_target_moves_open_due_times_at_once_and_says_so(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """A reload raising Advanced's critical target from 4h to 6h: the open issue's due
+    time moves in the cycle the reload runs at once, with a note that agrees with the
+    field (it moved only at the issue's old at-risk check, without a word)."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    issue = admin.make_issue(workspace.projects["acme"], "Payment down", priority="Urgent")
+    with daemon(workspace, "--interval", "300") as running:
+        running.wait_for("cycle_done")
+        before = admin.field(issue, "SLA response due")
+        assert before
+        workspace.config_path.write_text(
+            text + "tiers:\n  advanced:\n    classes:\n      critical: "
+                   "{response: 6h, handling: fastlane}\n", encoding="utf-8")
+        running.signal(signal.SIGHUP)
+        running.wait_for("config_reloaded")
+        running.wait_for("cycle_done", count=2)  # at once, not after the 300 s interval
+        after = admin.field(issue, "SLA response due")
+        assert after != before
+        moved = [n for n in admin.notes(issue) if "the contract terms changed" in n]
+        assert len(moved) == 1
+        assert "now due by" in moved[0]
+        assert running.get("/healthz")[0] == 200
