@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,9 @@ class Config:
                     )
                     for c in customer.contracts
                 ),
+                opening_month=customer.opening.month if customer.opening else None,
+                opening_credit=customer.opening.credit_hours if customer.opening
+                else Decimal(0),
             )
             for key, customer in settings.customers.items()
         }

@@ -329,11 +329,35 @@ class ContractSettings(Strict):
         return self
 
 
+def _month(text: Any) -> str:
+    if not isinstance(text, str) or not _MONTH.match(text):
+        raise ValueError(f"{str(text)!r} is not a month: write YYYY-MM, e.g. 2026-11")
+    return text
+
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+Month = Annotated[str, BeforeValidator(_month),
+                  WithJsonSchema({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"})]
+
+
+class OpeningSettings(Strict):
+    """Where slabridge's hour ledger of a customer starts (a contract adopted mid-year)."""
+
+    month: Month = Field(description="the first month slabridge counts hours for (YYYY-MM); "
+                         "earlier months count nothing")
+    credit_hours: Annotated[Decimal, Field(ge=0)] = Field(
+        default=Decimal(0), description="unused hours credited into that month (the balance "
+        "carried over from before slabridge)")
+
+
 class CustomerSettings(Strict):
     """A customer and its contracts over time."""
 
     name: str = ""
     contracts: tuple[ContractSettings, ...] = ()
+    opening: OpeningSettings | None = Field(
+        default=None, description="opening balance of the hour ledger: the month tracking "
+        "starts and the credit carried into it")
 
 
 StrOrList = str | list[str]
