@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from slabridge.domain.escalation import Escalations, LadderRule, Step
 from slabridge.domain.model import HANDLING_TEXT, SlaStatus
 from slabridge.domain.plan import Rules
 from slabridge.domain.sla import SlaPolicy
-from slabridge.errors import ConfigError, UsageError
+from slabridge.errors import ConfigError, ConfigProblem, UsageError
 from slabridge.settings import MatchSettings, Settings, TierSettings, validate
 
 CONFIG_ENV = "SLABRIDGE_CONFIG"
@@ -117,6 +118,9 @@ class Config:
                     )
                     for c in customer.contracts
                 ),
+                opening_month=customer.opening.month if customer.opening else None,
+                opening_credit=customer.opening.credit_hours if customer.opening
+                else Decimal(0),
             )
             for key, customer in settings.customers.items()
         }
@@ -150,16 +154,17 @@ class Config:
 
     def _ical_closures(self) -> list[DatedClosure]:
         dated: list[DatedClosure] = []
+        problems: list[ConfigProblem] = []
         base = Path(self.source.files[-1]).parent if self.source.files else Path()
         for index, name in enumerate(self.settings.ical_closures):
             path = Path(name) if Path(name).is_absolute() else base / name
             try:
                 dated += read_ical_closures(path)
             except (OSError, ValueError) as exc:
-                raise ConfigError(
-                    [self.source.problem(f"cannot read iCalendar file: {exc}",
-                                         ("ical_closures", index))]
-                ) from None
+                problems.append(self.source.problem(f"cannot read iCalendar file: {exc}",
+                                                    ("ical_closures", index)))
+        if problems:
+            raise ConfigError(problems)
         return dated
 
     def _calendar(self, tier: TierSettings, dated: list[DatedClosure]) -> BusinessCalendar:

@@ -22,13 +22,31 @@ PathKey = tuple[str | int, ...]
 REPLACED_WHOLE = frozenset({"windows"})
 
 
+class Invalid:
+    """Stands for a list item that could not be read (its problem is recorded), so that the
+    items after it keep their index; validation reports nothing more about it."""
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
 @dataclass
 class Source:
-    """Merged raw config data and where each dotted path was last set."""
+    """Merged raw config data and where each dotted path was last set.
+
+    Reading goes on after a problem that leaves the rest of the file readable (a bad
+    scalar, a duplicate key, a missing include), so that one run reports them all: each is
+    in `problems`, its path in `invalid` (a mapping value is left out, a list item becomes
+    an `Invalid`), and validation adds its own problems about everything else.
+    """
 
     data: dict[str, Any] = field(default_factory=dict)
     locations: dict[PathKey, tuple[str, int]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    invalid: list[PathKey] = field(default_factory=list)
+    incomplete: bool = False
+    """An include could not be read: what is missing would only be reported as missing."""
 
     def where(self, path: PathKey) -> tuple[str | None, int | None]:
         """The file and line that set `path`, or the nearest enclosing key that has one."""
@@ -85,59 +103,93 @@ def _compose(path: Path) -> yaml.Node | None:
         ) from None
 
 
+class _Reading:
+    """One file being turned into Python data: its name, where each path was set, and the
+    problems found so far (with the paths they leave out)."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.locations: dict[PathKey, tuple[str, int]] = {}
+        self.problems: list[ConfigProblem] = []
+        self.invalid: list[PathKey] = []
+
+    def problem(self, message: str, path: PathKey, line: int | None) -> Invalid:
+        """Record a problem at `path`; the value there is left out."""
+        self.problems.append(ConfigProblem(message, dotted(path), self.file, line))
+        self.invalid.append(path)
+        return INVALID
+
+
+INVALID = Invalid()
+
+
 def _to_python(
-    node: yaml.Node, path: PathKey, file: str, locations: dict[PathKey, tuple[str, int]],
-    ancestors: frozenset[int] = frozenset(),
+    node: yaml.Node, path: PathKey, reading: _Reading, ancestors: frozenset[int] = frozenset(),
 ) -> Any:
+    """The node as Python data; a part that cannot be read is `INVALID`, with its problem."""
     line = node.start_mark.line + 1
-    locations[path] = (file, line)
+    reading.locations[path] = (reading.file, line)
     if id(node) in ancestors:
-        raise ConfigError([ConfigProblem("an alias refers to itself", dotted(path), file,
-                                         line)])
+        return reading.problem("an alias refers to itself", path, line)
     ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
-        _flatten_merge_keys(node, file)
+        problem = _flatten_merge_keys(node)
+        if problem is not None:
+            return reading.problem(f"not valid YAML: {problem[0]}", path, problem[1] or line)
         result: dict[str, Any] = {}
+        seen: set[str] = set()
         for key_node, value_node in node.value:
-            key = _scalar(key_node, file)
-            if not isinstance(key, str | int | float | bool) or key is None:
-                raise ConfigError([ConfigProblem(
-                    "keys must be plain names", "", file, key_node.start_mark.line + 1
-                )])
+            key_line = key_node.start_mark.line + 1
+            try:
+                key = _scalar(key_node)
+            except _ScalarError:
+                key = None
+            if not isinstance(key, str | int | float | bool):
+                reading.problems.append(ConfigProblem(
+                    "keys must be plain names", dotted(path), reading.file, key_line))
+                continue
             key_text = str(key)
             child = (*path, key_text)
-            if key_text in result:
-                raise ConfigError([ConfigProblem(
-                    f"duplicate key {key_text!r}", dotted(child), file,
-                    key_node.start_mark.line + 1,
-                )])
-            result[key_text] = _to_python(value_node, child, file, locations, ancestors)
-            locations[child] = (file, key_node.start_mark.line + 1)
+            if key_text in seen:
+                reading.problem(f"duplicate key {key_text!r}", child, key_line)
+                continue
+            seen.add(key_text)
+            value = _to_python(value_node, child, reading, ancestors)
+            reading.locations[child] = (reading.file, key_line)
+            if isinstance(value, Invalid):
+                continue
+            result[key_text] = value
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_python(item, (*path, index), file, locations, ancestors)
+            _to_python(item, (*path, index), reading, ancestors)
             for index, item in enumerate(node.value)
         ]
-    return _scalar(node, file)
+    try:
+        return _scalar(node)
+    except _ScalarError as error:
+        return reading.problem(str(error), path, line)
 
 
-def _flatten_merge_keys(node: yaml.MappingNode, file: str) -> None:
-    """Resolve YAML merge keys (<<: *base) in place, as PyYAML's own loader does."""
+def _flatten_merge_keys(node: yaml.MappingNode) -> tuple[str, int | None] | None:
+    """Resolve YAML merge keys (<<: *base) in place, as PyYAML's own loader does; a problem
+    (message, line) if they cannot be."""
     loader = yaml.SafeLoader("")
     try:
         loader.flatten_mapping(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError([ConfigProblem(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=file,
-            line=mark.line + 1 if mark else node.start_mark.line + 1,
-        )]) from None
+        return (str(getattr(exc, "problem", None) or exc), mark.line + 1 if mark else None)
     finally:
         loader.dispose()
+    return None
 
 
-def _scalar(node: yaml.Node, file: str = "") -> Any:
+class _ScalarError(Exception):
+    """A scalar that YAML cannot construct (the message says why)."""
+
+
+def _scalar(node: yaml.Node) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return None
     # Constructing through SafeLoader keeps YAML's own typing (ints, dates, null, bools).
@@ -146,9 +198,14 @@ def _scalar(node: yaml.Node, file: str = "") -> Any:
         return loader.construct_object(node, deep=True)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(
-            f"not valid YAML: {problem}", file=file or None, line=node.start_mark.line + 1
-        )]) from None
+        raise _ScalarError(f"not valid YAML: {problem}") from None
+    except ValueError as exc:
+        # An unquoted date-like value that is no date (2026-13-01): YAML's timestamp type
+        # takes it, Python's date rejects it.
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            raise _ScalarError(f"{node.value!r} is not a date ({exc}): write YYYY-MM-DD, "
+                               "e.g. 2026-01-01") from None
+        raise _ScalarError(f"{node.value!r} cannot be read: {exc}") from None
     finally:
         loader.dispose()
 
@@ -177,7 +234,12 @@ def read_config(
     path: Path | None, source: Source | None = None, depth: int = 0,
     chain: tuple[Path, ...] = (),
 ) -> Source:
-    """Read `path` (None: the shipped defaults) with its includes, merged in order."""
+    """Read `path` (None: the shipped defaults) with its includes, merged in order.
+
+    Problems that leave the rest readable are collected in `source.problems` (validation
+    reports them with its own); a file that is not YAML at all stops the reading of that
+    file, and of everything when it is the file asked for.
+    """
     source = source or Source()
     if depth > MAX_INCLUDE_DEPTH:
         raise ConfigError([ConfigProblem("includes nest too deep", file=str(path))])
@@ -185,10 +247,19 @@ def read_config(
         for name in DEFAULT_INCLUDES:
             read_config(_resolve_include(name, None), source, depth + 1, chain)
         return source
-    node = _compose(path)
-    locations: dict[PathKey, tuple[str, int]] = {}
-    data = _to_python(node, (), str(path), locations) if node is not None else {}
-    if data is None:
+    try:
+        node = _compose(path)
+    except ConfigError as error:
+        if depth == 0:
+            raise
+        source.problems += error.problems
+        source.incomplete = True
+        return source
+    reading = _Reading(str(path))
+    data = _to_python(node, (), reading) if node is not None else {}
+    source.problems += reading.problems
+    source.invalid += reading.invalid
+    if data is None or isinstance(data, Invalid):
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem("the top level must be a mapping", file=str(path))])
@@ -196,28 +267,36 @@ def read_config(
     defaults = [name for name in DEFAULT_INCLUDES
                 if _resolve_include(name, None).resolve() != path.resolve()]
     includes = data.pop("include", defaults if depth == 0 else [])
+    include_line = reading.locations.get(("include",), ("", None))[1]
     if isinstance(includes, str):
         includes = [includes]
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-        raise ConfigError([ConfigProblem(
+        source.problems.append(ConfigProblem(
             "include must be a list of file names or builtin names", "include", str(path),
-            locations.get(("include",), ("", None))[1],
-        )])
+            include_line,
+        ))
+        source.incomplete = True
+        includes = [i for i in includes if isinstance(i, str)] \
+            if isinstance(includes, list) else []
     here = (*chain, path.resolve())
     for name in includes:
         included = _resolve_include(name, path.parent)
-        include_line = locations.get(("include",), ("", None))[1]
         if not included.exists():
-            raise ConfigError([ConfigProblem(
+            source.problems.append(ConfigProblem(
                 f"included file {name!r} not found ({included})", "include", str(path),
                 include_line,
-            )])
-        if included.resolve() in here:
-            raise ConfigError([ConfigProblem(
+            ))
+            source.incomplete = True
+        elif included.resolve() in here:
+            source.problems.append(ConfigProblem(
                 f"include cycle: {name!r} is already being read", "include", str(path),
                 include_line,
-            )])
-        read_config(included, source, depth + 1, here)
-    _merge(source.data, data, (), source.locations, locations)
+            ))
+            source.incomplete = True
+        else:
+            read_config(included, source, depth + 1, here)
+    _merge(source.data, data, (), source.locations, reading.locations)
     source.files.append(str(path))
+    if depth == 0 and source.incomplete:
+        raise ConfigError(source.problems)
     return source

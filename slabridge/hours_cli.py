@@ -6,10 +6,12 @@ import argparse
 import csv
 import io
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from slabridge.bootstrap import build_store, build_tracker
 from slabridge.config import find_config_path, load_config
+from slabridge.domain.hours import Unattributed
 from slabridge.errors import UsageError
 from slabridge.hours_service import (
     CustomerMonth,
@@ -17,6 +19,7 @@ from slabridge.hours_service import (
     check_month,
     statement_dict,
     statements_json,
+    unattributed_dict,
 )
 from slabridge.statement_html import render_statement_html
 
@@ -30,12 +33,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     hours = sub.add_parser(
         "hours", help="monthly service-hour statements per customer",
         description="Read time entries (Redmine) or worklogs (Jira), attribute them to "
-        "customers, and show each customer's month: included hours, credit carried in and "
-        "out, lapsed credit, billable extra hours, surcharges, SLA compliance.",
+        "customers (by issue, or by project for time without an issue), and show each "
+        "customer's month: included hours, credit carried in and out (from the customer's "
+        "opening balance, if configured), lapsed credit, billable extra hours, surcharges, "
+        "SLA compliance. Time no customer rule claims is listed as unattributed.",
     )
     hours.add_argument("--month", required=True, help="the month, YYYY-MM")
     hours.add_argument("--customer", help="only this customer")
-    hours.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
+    hours.add_argument("--format", choices=("table", "json", "csv", "html"), default=None,
+                       help="output format (default table)")
+    hours.add_argument("--json", action="store_true",
+                       help="print JSON, as the other commands' --json (same as --format json)")
     hours.add_argument("--output", help="file (or, for html of several customers, a folder)")
     hours.add_argument("--post", action="store_true",
                        help="post each statement to its hours.post_to place (updated, not "
@@ -48,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def cmd_hours(args: argparse.Namespace) -> int:
     """Build, print and optionally post the statements."""
     month = check_month(args.month)
+    fmt = output_format(args.format, args.json)
     config = load_config(find_config_path(args.config))
     tracker = build_tracker(config)
     store = build_store(config)
@@ -59,9 +68,12 @@ def cmd_hours(args: argparse.Namespace) -> int:
         tracker.prepare()
         service.refresh(now.date())
     results = service.statements(month, args.customer, now)
-    text = render(results, args.format, args.output, config.settings.hours.currency)
+    # Hours no customer rule claims belong to no customer's statement: shown with all of them.
+    unattributed = [] if args.customer else service.unattributed(month)
+    text = render(results, fmt, args.output, config.settings.hours.currency, month,
+                  unattributed)
     if text is not None:
-        if (args.output and args.format != "html") or (args.output and len(results) == 1):
+        if (args.output and fmt != "html") or (args.output and len(results) == 1):
             Path(args.output).write_text(text, encoding="utf-8")
         else:
             print(text, end="" if text.endswith("\n") else "\n")
@@ -71,17 +83,31 @@ def cmd_hours(args: argparse.Namespace) -> int:
     return 0
 
 
+def output_format(fmt: str | None, json: bool) -> str:
+    """The format asked for: --json is --format json; another --format with it is an error."""
+    if json and fmt not in (None, "json"):
+        raise UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    return "json" if json else fmt or "table"
+
+
 def render(results: list[CustomerMonth], fmt: str, output: str | None,
-           currency: str) -> str | None:
-    """The statements in one format; HTML for several customers goes to files."""
+           currency: str, month: str | None = None,
+           unattributed: list[Unattributed] | None = None) -> str | None:
+    """The statements in one format; HTML for several customers goes to files. Hours no
+    customer rule claims are a last JSON item, a last CSV row and a table line (HTML, one
+    page per customer, has no place for them)."""
+    unattributed = unattributed or []
     if fmt == "json":
-        return statements_json(results)
+        return statements_json(results, month, unattributed)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for result in results:
             writer.writerow(statement_dict(result))
+        if unattributed and month is not None:
+            writer.writerow({**unattributed_dict(month, unattributed),
+                             "customer": "(unattributed)"})
         return buffer.getvalue()
     if fmt == "html":
         if len(results) == 1:
@@ -105,4 +131,11 @@ def render(results: list[CustomerMonth], fmt: str, output: str | None,
                      f"{s.surcharge_hours:>7}")
         for a in s.adjustments:
             lines.append(f"  adjustment: {a.hours:+} h on {a.month} (entry {a.entry_id})")
+    if unattributed:
+        total = sum((u.hours for u in unattributed), Decimal(0))
+        projects = sorted({u.project or "?" for u in unattributed})
+        lines.append(f"unattributed: {total} h in {len(unattributed)} time "
+                     f"entr{'y' if len(unattributed) == 1 else 'ies'} that no customer rule "
+                     f"claims (projects: {', '.join(projects)}); add a rule matching the "
+                     "project, or book them on an issue")
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from typing import Any
 
 from slabridge.adapters.state_sqlite import SqlStateStore
 from slabridge.config import Config
-from slabridge.domain.classify import classify
+from slabridge.domain.classify import Match, Rule, classify, first_match
 from slabridge.domain.hours import (
     HOUR_SECONDS,
     ZERO,
@@ -18,10 +18,12 @@ from slabridge.domain.hours import (
     Booking,
     MonthTerms,
     Statement,
+    Unattributed,
     build_ledger,
     month_of,
     months_between,
     next_month,
+    percent,
 )
 from slabridge.domain.model import SlaStatus, TicketFacts
 from slabridge.domain.plan import decide
@@ -85,33 +87,52 @@ class HoursService:
             self.store.set_mark(name, "worklogs", batch.cursor)
         return len(batch.entries)
 
-    def bookings(self) -> tuple[list[Booking], Decimal]:
-        """Stored entries attributed to customers, and the hours no rule could attribute."""
+    def bookings(self) -> tuple[list[Booking], list[Unattributed]]:
+        """Stored entries attributed to customers, and those no rule could attribute.
+
+        An entry on an issue slabridge knows goes to the issue's customer; one without an
+        issue (or on an issue not in the store) goes by its project alone, through the
+        customer rules that test nothing but the project.
+        """
         name = self.tracker.name
         records = {r.ticket.key: r for r in self.store.all_records(name)}
         attribution: dict[str, tuple[str | None, str | None, bool]] = {}
+        by_project: dict[str, str | None] = {}
         bookings: list[Booking] = []
-        unattributed = ZERO
+        unattributed: list[Unattributed] = []
         for entry_id, ticket_key, project, day, seconds in self.store.time_entries(name):
             customer, incident_class, in_sprint = None, None, False
             record = records.get(ticket_key) if ticket_key else None
-            if record is not None:
+            if ticket_key is not None and record is not None:
                 if ticket_key not in attribution:
                     result = classify(record.ticket.facts, self.rules.customer_rules,
                                       self.rules.class_rules)
-                    attribution[ticket_key] = (  # type: ignore[index]
+                    attribution[ticket_key] = (
                         result.customer, result.incident_class, record.ticket.sprint is not None
                     )
-                customer, incident_class, in_sprint = attribution[ticket_key]  # type: ignore[index]
+                customer, incident_class, in_sprint = attribution[ticket_key]
             elif project is not None:
-                found = classify(TicketFacts(project=project), self.rules.customer_rules, ())
-                customer = found.customer
+                if project not in by_project:
+                    found = first_match(self._project_rules, TicketFacts(project=project))
+                    by_project[project] = found.value if found else None
+                customer = by_project[project]
             if customer is None:
-                unattributed += _hours(seconds)
+                unattributed.append(Unattributed(entry_id, day, _hours(seconds), project,
+                                                 ticket_key))
                 continue
             bookings.append(Booking(entry_id, customer, day, _hours(seconds), incident_class,
                                     in_sprint, ticket_key))
         return bookings, unattributed
+
+    @property
+    def _project_rules(self) -> list[Rule]:
+        """The customer rules that test the project and nothing else."""
+        return [rule for rule in self.rules.customer_rules
+                if rule.match.project and rule.match == Match(project=rule.match.project)]
+
+    def unattributed(self, month: str) -> list[Unattributed]:
+        """The month's time entries that no customer rule claims."""
+        return [u for u in self.bookings()[1] if month_of(u.day) == month]
 
     def _terms(self, customer: str, month: str) -> MonthTerms | None:
         contract = self.config.customer(customer).contract_at(first_of(month))
@@ -136,8 +157,14 @@ class HoursService:
         bookings, _ = self.bookings()
         results = []
         for key in keys:
-            starts = [c.start for c in self.config.customer(key).contracts]
+            found = self.config.customer(key)
+            starts = [c.start for c in found.contracts]
             first = max(month_of(min(starts)), self._window_start(month))
+            opening = found.opening_month
+            if opening is not None:
+                # Months before the opening count nothing; its credit starts the ledger
+                # (unless the ledger's window starts later: then the credit is history).
+                first = max(first, opening)
             months = [m for m in months_between(first, month) if self._terms(key, m)]
             if month not in months:
                 continue
@@ -145,7 +172,10 @@ class HoursService:
             mine = [b for b in bookings if b.customer == key]
             frozen = self.store.posted_statements(self.tracker.name, key)
             effective, adjustments = _apply_frozen(key, mine, frozen, months)
-            ledger = build_ledger(key, months, terms, effective, adjustments)
+            credit = ZERO
+            if opening is not None and opening >= self._window_start(month):
+                credit = found.opening_credit
+            ledger = build_ledger(key, months, terms, effective, adjustments, credit)
             statement = ledger.statements[-1]
             results.append(CustomerMonth(
                 key, self.config.customer(key).name, statement,
@@ -187,7 +217,8 @@ class HoursService:
         keys = [customer] if customer else list(self.config.customers)
         for key in keys:
             self.config.customer(key)  # an unknown one: a UsageError naming the known ones
-        self._missing_places([key for key in keys if self._terms(key, month) is not None])
+        self._missing_places([key for key in keys if self._terms(key, month) is not None
+                              and month >= (self.config.customer(key).opening_month or month)])
 
     def _missing_places(self, customers: list[str]) -> None:
         missing = [key for key in customers if key not in self.config.settings.hours.post_to]
@@ -285,12 +316,14 @@ def statement_dict(result: CustomerMonth) -> dict[str, Any]:
 def statement_textile(result: CustomerMonth) -> str:
     """The statement as a Textile / Jira wiki table, for posting to the tracker."""
     s = result.statement
+    cap = "1 month's" if s.credit_cap_months == 1 else f"{s.credit_cap_months} months'"
     rows: list[tuple[str, Decimal]] = [
         ("Included hours", s.included), ("Credit from earlier months", s.credit_in),
         ("Hours used", s.used), ("Credit carried to next month", s.credit_out),
-        ("Lapsed (credit above 3 months' hours)", s.lapsed),
-        ("Billable extra hours", s.billable_hours), ("Hours with 20% surcharge",
-                                                     s.surcharge_hours),
+        (f"Lapsed (credit above {cap} hours)", s.lapsed),
+        ("Billable extra hours", s.billable_hours),
+        (f"Hours with {percent(s.surcharge).replace(' ', '')} surcharge" if s.surcharge
+         else "Hours with surcharge", s.surcharge_hours),
     ]
     lines = [f"|Tier|{s.tier}|"] + [f"|{label}|{_h(value)}|" for label, value in rows]
     for adjustment in s.adjustments:
@@ -303,9 +336,23 @@ def statement_textile(result: CustomerMonth) -> str:
     return "\n".join(lines) + f"\n\n[slabridge {key}]"
 
 
-def statements_json(results: list[CustomerMonth]) -> str:
-    """All statements as a JSON document."""
-    return json.dumps([statement_dict(r) for r in results], indent=2)
+def unattributed_dict(month: str, entries: list[Unattributed]) -> dict[str, Any]:
+    """The JSON shape of the month's hours no customer rule claims (customer null)."""
+    return {
+        "customer": None, "unattributed": True, "month": month,
+        "used": _h(sum((e.hours for e in entries), ZERO)),
+        "entries": [{"entry": e.entry_id, "day": e.day.isoformat(), "hours": _h(e.hours),
+                     "project": e.project, "issue": e.ticket_key} for e in entries],
+    }
+
+
+def statements_json(results: list[CustomerMonth], month: str | None = None,
+                    unattributed: list[Unattributed] | None = None) -> str:
+    """All statements as a JSON list; hours no rule claims are one more item at the end."""
+    items = [statement_dict(r) for r in results]
+    if unattributed and month is not None:
+        items.append(unattributed_dict(month, unattributed))
+    return json.dumps(items, indent=2, ensure_ascii=False)
 
 
 def first_working_day(config: Config, month: str) -> date:

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 
-from slabridge.domain.hours import Statement
+from slabridge.domain.hours import Statement, percent
 
 ZERO = Decimal(0)
-CREDIT_CAP_MONTHS = 3
-"""Credit beyond this many months of included hours lapses (Advanced and Premium terms)."""
 MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
@@ -165,12 +163,21 @@ def _lapsed_notice(current: Statement) -> str:
     """A prominent note when hours lapsed this month, else nothing."""
     if current.lapsed <= 0:
         return ""
-    cap = current.included * CREDIT_CAP_MONTHS
+    months = current.credit_cap_months
+    rule = (
+        "Unused hours do not carry over; they lapse." if months == 0 else
+        f"Unused hours carry over as credit up to {_months(months)} of included hours "
+        f"({format_hours(current.included * months)}); the hours beyond that lapse."
+    )
     return (
         f"<p class=\"notice\" role=\"note\"><strong>{format_hours(current.lapsed)} lapsed "
-        f"this month.</strong> Unused hours carry over as credit up to {CREDIT_CAP_MONTHS} "
-        f"months of included hours ({format_hours(cap)}); the hours beyond that lapse.</p>"
+        f"this month.</strong> {rule}</p>"
     )
+
+
+def _months(count: int) -> str:
+    """1 month, 6 months."""
+    return f"{count} month{'' if count == 1 else 's'}"
 
 
 def _row(label: str, value: str, note: str = "", css: str = "") -> str:
@@ -197,12 +204,14 @@ def _figures_table(current: Statement, currency: str) -> str:
              + (", adjustments included" if current.adjustments else ""), "key"),
         _row("Credit out", format_hours(current.credit_out), "carried to next month"),
         _row(lapsed_label, format_hours(current.lapsed),
-             f"hours that lapsed because credit is capped at {CREDIT_CAP_MONTHS} months of "
-             "included hours", lapsed_css),
+             f"hours that lapsed because credit is capped at "
+             f"{_months(current.credit_cap_months)} of included hours", lapsed_css),
         _row("Billable extra hours", format_hours(current.billable_hours),
              "hours beyond the available ones", "key"),
         _row("Surcharge hours", format_hours(current.surcharge_hours),
-             "critical issues fixed in the current sprint"),
+             "critical issues fixed in the current sprint"
+             + (f", +{percent(current.surcharge)} on the hourly rate" if current.surcharge
+                else "")),
     ]
     amounts = (("Monthly fee", current.fee), ("Extra hours amount", current.extra_amount),
                ("Surcharge amount", current.surcharge_amount))

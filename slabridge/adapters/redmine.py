@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 from http import HTTPStatus
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -829,9 +829,12 @@ class RedmineTracker:
         if kind != "project":
             raise TrackerError(f"Redmine statements go to a wiki: use 'project:IDENTIFIER', "
                                f"not {target!r}")
-        page = re.sub(r"[^A-Za-z0-9_-]+", "_", title)
+        page = wiki_title(title)
+        if location is not None and location.startswith(f"wiki:{where}/"):
+            # The page it was posted to before, even if titles were made differently then.
+            page = location.removeprefix(f"wiki:{where}/")
         self.call(lambda: self._redmine.engine.request(
-            "put", f"{self.name}/projects/{where}/wiki/{page}.json",
+            "put", f"{self.name}/projects/{where}/wiki/{quote(page, safe='')}.json",
             data={"wiki_page": {"text": text, "comments": "slabridge statement"}},
         ))
         return f"wiki:{where}/{page}"
@@ -862,6 +865,14 @@ class RedmineTracker:
         version = chosen[0]
         return Sprint(str(version["id"]), version["name"], version["status"], None,
                       parse_time(version.get("due_date"), self._local_zone))
+
+
+def wiki_title(text: str) -> str:
+    """A wiki page title as Redmine makes one (Wiki.titleize): runs of white space become
+    `_`, the characters it forbids in titles (, . / ? ; : |) are dropped, the first letter
+    is upper case; letters of any script are kept (Bäckerei stays Bäckerei)."""
+    title = re.sub(r"\s+", "_", text).translate(str.maketrans("", "", ",./?;|:"))
+    return title[:1].upper() + title[1:]
 
 
 def _status_code(exc: Exception) -> int:

@@ -100,6 +100,10 @@ class Customer:
     key: str
     name: str
     contracts: tuple[Contract, ...]
+    opening_month: str | None = None
+    """The first month (YYYY-MM) the hour ledger counts; None: from the first contract."""
+    opening_credit: Decimal = Decimal(0)
+    """Unused hours credited into the opening month."""
 
     def contract_at(self, day: date) -> Contract | None:
         """The contract in force on `day`; the latest-starting one wins where they overlap."""

@@ -48,7 +48,18 @@ class Booking:
     hours: Decimal
     incident_class: str | None = None
     current_sprint: bool = False
-    """Spent on an issue fixed in the current sprint (Standard's 20 % surcharge)."""
+    """Spent on an issue fixed in the current sprint (Standard's surcharge)."""
+    ticket_key: str | None = None
+
+
+@value
+class Unattributed:
+    """Hours no customer rule could claim: shown beside the statements, never dropped."""
+
+    entry_id: str
+    day: date
+    hours: Decimal
+    project: str | None
     ticket_key: str | None = None
 
 
@@ -95,6 +106,10 @@ class Statement:
     extra_amount: Decimal | None = None
     surcharge_amount: Decimal | None = None
     bookings: int = 0
+    credit_cap_months: int = 0
+    """The terms' cap: credit beyond this many months of included hours lapses."""
+    surcharge: Decimal = ZERO
+    """The terms' surcharge on critical current-sprint hours, e.g. 0.20."""
 
     @property
     def available(self) -> Decimal:
@@ -111,6 +126,12 @@ class Ledger:
     def month(self, month: str) -> Statement | None:
         """The statement of `month`, if computed."""
         return next((s for s in self.statements if s.month == month), None)
+
+
+def percent(share: Decimal) -> str:
+    """A share as a percentage for people: 0.20 is 20 %, 0.125 is 12.5 %."""
+    text = f"{(share * 100).quantize(Decimal('0.01')):f}".rstrip("0").rstrip(".")
+    return f"{text} %"
 
 
 def settle_month(
@@ -151,7 +172,8 @@ def settle_month(
             else (surcharge_hours * terms.hourly_rate * terms.surcharge).quantize(
                 Decimal("0.01"))
         ),
-        bookings=bookings,
+        bookings=bookings, credit_cap_months=terms.credit_cap_months,
+        surcharge=terms.surcharge,
     )
 
 
@@ -161,11 +183,14 @@ def build_ledger(
     terms_for: Mapping[str, MonthTerms],
     bookings: Iterable[Booking],
     adjustments: Mapping[str, tuple[Adjustment, ...]] | None = None,
+    opening_credit: Decimal = ZERO,
 ) -> Ledger:
     """Statements for consecutive `months`, credit flowing from each into the next.
 
     `adjustments[month]` are changes to closed months reported in `month`'s statement;
-    they count as used hours of that month.
+    they count as used hours of that month. `opening_credit` is the credit carried into
+    the first month (the balance from before the ledger starts; nothing else is assumed
+    about earlier months).
     """
     adjustments = adjustments or {}
     hours: dict[str, Decimal] = {}
@@ -181,7 +206,7 @@ def build_ledger(
         if booking.incident_class == "critical" and booking.current_sprint:
             surcharge[month] = surcharge.get(month, ZERO) + booking.hours
     statements: list[Statement] = []
-    credit = ZERO
+    credit = opening_credit
     for month in months:
         terms = terms_for[month]
         extra = adjustments.get(month, ())

@@ -140,3 +140,63 @@ def test_post_with_a_customer_lacking_a_place_posts_nothing(
     assert not any(r["posted"] for r in report)
     assert result.stderr.strip().endswith(
         "hours.post_to has no place for customer 'globex': nothing was posted")
+
+
+def test_statement_title_keeps_umlauts_and_reposting_updates_it(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """A customer named Bäckerei Müller, Wien gets the wiki page
+    SLA_statement_Bäckerei_Müller_Wien_<month>, and posting again updates that page."""
+    text = workspace.config_path.read_text(encoding="utf-8").replace(
+        "name: Acme Webshop GmbH", "name: 'Bäckerei Müller, Wien'")
+    workspace.config_path.write_text(text + EXTRA.format(**workspace.projects),
+                                     encoding="utf-8")
+    project = workspace.projects["acme"]
+    admin.redmine.project.update(admin.redmine.project.get(project).id,
+                                 enabled_module_names=["issue_tracking", "time_tracking",
+                                                       "wiki"])
+    month = months_ago(0)
+    title = f"SLA_statement_Bäckerei_Müller_Wien_{month}"
+    first = cli(workspace, "hours", "--month", month, "--customer", "acme", "--post")
+    assert first.returncode == 0, first.stderr
+    assert f"posted: wiki:{project}/{title}" in first.stdout
+    page = admin.redmine.wiki_page.get(title, project_id=project)
+    assert page.title == title
+    assert "[slabridge statement:acme:" in page.text
+
+    again = cli(workspace, "hours", "--month", month, "--customer", "acme", "--post")
+    assert again.returncode == 0, again.stderr
+    assert f"posted: wiki:{project}/{title}" in again.stdout
+    titles = [p.title for p in admin.redmine.wiki_page.filter(project_id=project)]
+    assert [t for t in titles if t.startswith("SLA_statement")] == [title]
+
+
+def test_time_without_an_issue_goes_by_project_or_is_reported(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """Time booked on Acme's project without an issue counts for Acme; time on the internal
+    project, which no customer rule claims, is reported as unattributed (JSON and table)."""
+    acme, internal = workspace.projects["acme"], workspace.projects["internal"]
+    month = months_ago(0)
+    day = f"{month}-01"
+    on_acme = admin.redmine.time_entry.create(project_id=admin.redmine.project.get(acme).id,
+                                              hours=2, spent_on=day)
+    on_internal = admin.redmine.time_entry.create(
+        project_id=admin.redmine.project.get(internal).id, hours=1.5, spent_on=day)
+
+    result = cli(workspace, "hours", "--month", month, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    (statement,) = [r for r in report if r["customer"] == "acme"]
+    assert statement["used"] == "2.00"
+    assert report[-1] == {
+        "customer": None, "unattributed": True, "month": month, "used": "1.50",
+        "entries": [{"entry": str(on_internal.id), "day": day, "hours": "1.50",
+                     "project": internal, "issue": None}],
+    }
+    assert str(on_acme.id) not in json.dumps(report[-1])
+
+    table = cli(workspace, "hours", "--month", month, "--offline")
+    assert table.stdout.splitlines()[-1] == (
+        f"unattributed: 1.50 h in 1 time entry that no customer rule claims (projects: "
+        f"{internal}); add a rule matching the project, or book them on an issue")

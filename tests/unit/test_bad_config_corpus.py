@@ -11,9 +11,11 @@ says what to expect in its leading comment lines:
     # secret: a value written in the file that must not be echoed (optional)
     # defect: a slabridge bug this case shows (optional: the case is an expected failure
     #         until the bug is fixed, and then fails as XPASS so the header gets removed)
+    # then: a further problem line, whole, after `slabridge: error: FILE` (optional,
+    #       repeatable: a file with several mistakes gives all of them, one line each, in
+    #       the order of the file)
 
-Every case yields exactly one problem line today; a case that legitimately yields more
-would have to say so in its comment, and none does.
+A case yields exactly one problem line, or one plus one per `then:` line.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from slabridge.cli import run
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_configs"
 CASE_NAME = re.compile(r"^\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*\.yaml$")
-HEADER = re.compile(r"^#\s*(expect|at|line|command|unset|secret|defect):(.*)$")
+HEADER = re.compile(r"^#\s*(expect|at|line|command|unset|secret|defect|then):(.*)$")
 ERROR_PREFIX = "slabridge: error: "
 
 
@@ -44,6 +46,7 @@ class Case:
     unset: tuple[str, ...]
     secret: str
     defect: str
+    then: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:
@@ -55,11 +58,14 @@ class Case:
 def read_case(path: Path) -> Case:
     """The expectations in the leading comment lines of a corpus file."""
     headers: dict[str, str] = {}
+    then: list[str] = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         if not raw.startswith("#"):
             break
         match = HEADER.match(raw)
-        if match is not None:
+        if match is not None and match.group(1) == "then":
+            then.append(match.group(2).strip())
+        elif match is not None:
             headers[match.group(1)] = match.group(2).strip()
     line = headers.get("line", "")
     return Case(
@@ -71,6 +77,7 @@ def read_case(path: Path) -> Case:
         unset=tuple(v.strip() for v in headers.get("unset", "").split(",") if v.strip()),
         secret=headers.get("secret", ""),
         defect=headers.get("defect", ""),
+        then=tuple(then),
     )
 
 
@@ -102,15 +109,15 @@ def test_bad_config_gives_one_located_line(
     case: Case, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    """Exit 2, one `slabridge: error:` line with file, line, dotted path and the message."""
+    """Exit 2, one `slabridge: error:` line per mistake with file, line, dotted path and the
+    message."""
     code, out, err = run_case(case, capsys, monkeypatch, tmp_path)
     assert "Traceback" not in out + err
     assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    (line,) = lines
+    line, *more = err.splitlines()
     assert line.startswith(case.location), f"{line!r} does not start with {case.location!r}"
     assert case.expect in line
+    assert more == [f"{ERROR_PREFIX}{case.path}{then}" for then in case.then]
     if case.secret:
         assert case.secret not in out + err
 
