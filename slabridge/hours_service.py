@@ -21,9 +21,11 @@ from slabridge.domain.hours import (
     Unattributed,
     build_ledger,
     month_of,
+    month_start,
     months_between,
     next_month,
     percent,
+    shift_month,
 )
 from slabridge.domain.model import SlaStatus, TicketFacts
 from slabridge.domain.plan import decide
@@ -78,8 +80,7 @@ class HoursService:
     def refresh(self, today: date) -> int:
         """Read time entries from the tracker into the store; returns how many were read."""
         history = self.config.settings.hours.history_months
-        index = today.year * 12 + today.month - 1 - history
-        first_day = date(index // 12, index % 12 + 1, 1)
+        first_day = month_start(today, -history)
         name = self.tracker.name
         batch = self.tracker.read_time_entries(first_day, self.store.mark(name, "worklogs"))
         self.store.replace_time_entries(name, batch.entries, batch.complete_from)
@@ -187,8 +188,7 @@ class HoursService:
     def _window_start(self, month: str) -> str:
         history = self.config.settings.hours.history_months
         day = first_of(month)
-        index = day.year * 12 + day.month - 1 - history
-        return f"{index // 12:04d}-{index % 12 + 1:02d}"
+        return month_of(month_start(day, -history))
 
     def _compliance(
         self, customer: str, month: str, now: datetime
@@ -366,9 +366,7 @@ def first_working_day(config: Config, month: str) -> date:
 
 def previous_month(month: str) -> str:
     """The month before `month`."""
-    day = first_of(month)
-    index = day.year * 12 + day.month - 2
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return shift_month(month, -1)
 
 
 def monthly_summary(service: HoursService, today: date, now: datetime) -> list[str] | None:

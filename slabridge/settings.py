@@ -27,6 +27,7 @@ from pydantic import (
 from slabridge.config_source import PathKey, Source, dotted
 from slabridge.domain.calendar import WEEKDAYS, Window
 from slabridge.domain.durations import ServiceDuration
+from slabridge.domain.hours import month_start
 from slabridge.domain.model import Handling
 from slabridge.errors import ConfigError, ConfigProblem
 
@@ -772,11 +773,6 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
     return problems
 
 
-def _months_after(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _check_contract_changes(settings: Settings, source: Source) -> list[ConfigProblem]:
     """The sheet's rules for changing a flat fee and for raising prices (section 4)."""
     problems: list[ConfigProblem] = []
@@ -794,7 +790,7 @@ def _check_contract_changes(settings: Settings, source: Source) -> list[ConfigPr
                     problems.append(source.problem(
                         "a flat-fee change takes effect at the start of a quarter "
                         "(agreed in the quarter's last month)", (*path, "from")))
-                elif after.agreed is not None and _months_after(after.agreed, 1) != after.from_:
+                elif after.agreed is not None and month_start(after.agreed, 1) != after.from_:
                     problems.append(source.problem(
                         "a flat-fee change must be agreed in the last month of the quarter "
                         "before it", (*path, "agreed")))
@@ -804,7 +800,7 @@ def _check_contract_changes(settings: Settings, source: Source) -> list[ConfigPr
                 continue
             window = [c.monthly_fee for _, c in ordered
                       if c.monthly_fee is not None and c.from_ < after.from_
-                      and c.from_ >= _months_after(after.from_, -increase.lookback_months)]
+                      and c.from_ >= month_start(after.from_, -increase.lookback_months)]
             reference = max([*window, old_fee])
             if new_fee > reference * (1 + increase.max_increase):
                 problems.append(source.problem(
@@ -815,11 +811,11 @@ def _check_contract_changes(settings: Settings, source: Source) -> list[ConfigPr
                 problems.append(source.problem(
                     "a price increase needs `announced`: the date of the written notice",
                     path))
-            elif after.from_ < _months_after(after.announced, increase.notice_months + 1):
+            elif after.from_ < month_start(after.announced, increase.notice_months + 1):
                 problems.append(source.problem(
                     f"a price increase takes effect at the earliest {increase.notice_months} "
                     f"months after the end of the month of notice "
-                    f"({_months_after(after.announced, increase.notice_months + 1)})",
+                    f"({month_start(after.announced, increase.notice_months + 1)})",
                     (*path, "from")))
     return problems
 

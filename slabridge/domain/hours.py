@@ -22,10 +22,21 @@ def month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def month_start(day: date, months: int = 0) -> date:
+    """The first day of `day`'s month, moved by `months` (negative: back)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def shift_month(month: str, months: int) -> str:
+    """The ledger month `months` after `month` (negative: before), e.g. 2026-11 -> 2027-01."""
+    year, number = (int(part) for part in month.split("-"))
+    return month_of(month_start(date(year, number, 1), months))
+
+
 def next_month(month: str) -> str:
     """The month after `month`."""
-    year, number = (int(part) for part in month.split("-"))
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+    return shift_month(month, 1)
 
 
 def months_between(first: str, last: str) -> list[str]:

@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slabridge.config import load_config
-from slabridge.domain.hours import Booking, MonthTerms, build_ledger, months_between
+from slabridge.domain.hours import (
+    Booking,
+    MonthTerms,
+    build_ledger,
+    month_start,
+    months_between,
+    shift_month,
+)
 from slabridge.errors import ConfigError
 
 FLAT = MonthTerms(tier="advanced", model="monthly_flat", included=Decimal(10),
@@ -149,3 +156,12 @@ def test_valid_price_rise_accepted(tmp_path: Path) -> None:
                  "      - {tier: advanced, from: 2026-07-01, monthly_fee: 1100,"
                  " announced: 2026-03-10, agreed: 2026-06-15}\n")
     assert load_config(path).customer("acme").contracts[1].monthly_fee == 1100
+
+
+def test_month_arithmetic_across_years() -> None:
+    """One helper for months: forward and back across New Year, from a day or a month."""
+    assert month_start(date(2026, 11, 23), 2) == date(2027, 1, 1)
+    assert month_start(date(2026, 1, 31), -1) == date(2025, 12, 1)
+    assert month_start(date(2026, 3, 15)) == date(2026, 3, 1)
+    assert [shift_month("2026-12", n) for n in (-12, -1, 1, 13)] == [
+        "2025-12", "2026-11", "2027-01", "2028-01"]
