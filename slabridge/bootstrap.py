@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
 from slabridge.ports import Notifier, Tracker
 from slabridge.service import Syncer
-from slabridge.settings import FieldNameSettings, expand_env
+from slabridge.settings import FieldNameSettings, env_variables, expand_env
 
 
 def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Tracker:
@@ -85,7 +84,7 @@ def run_doctor(config: Config, environ: dict[str, str] | None = None) -> list[Ch
 
 def _variables_in(text: str) -> str:
     """The environment variables a config value names, e.g. "REDMINE_API_KEY"."""
-    return ", ".join(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+    return ", ".join(env_variables(text))
 
 
 def build_notifiers(config: Config, environ: dict[str, str] | None = None) -> dict[str, Notifier]:

@@ -100,13 +100,8 @@ ConfigLoader = Callable[[Path | None], Config]
 
 
 def reconcile_time(config: Config, settings: DaemonSettings) -> tuple[int, int, ZoneInfo]:
-    """Hour, minute and zone of the nightly reconciliation; a bad time is a ConfigError."""
+    """Hour, minute and zone of the nightly reconciliation (the settings checked the time)."""
     hour, minute = (int(part) for part in settings.reconcile_at.split(":"))
-    if hour > 23 or minute > 59:
-        raise ConfigError([config.source.problem(
-            f"{settings.reconcile_at!r} is not a time of day: write HH:MM, e.g. 02:30",
-            ("daemon", "reconcile_at"),
-        )])
     zone = ZoneInfo(config.tier(config.settings.default_tier).calendar.timezone)
     return hour, minute, zone
 

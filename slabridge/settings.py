@@ -999,11 +999,19 @@ def _unwrap(kind: Any, part: str | int) -> Any:
     return kind
 
 
+def env_variables(value: str) -> list[str]:
+    """The environment variables a config value names as ${VAR}, in order."""
+    return _ENV_REF.findall(value)
+
+
 def expand_env(value: str, path: PathKey, source: Source, environ: dict[str, str]) -> str:
-    """`value` with every ${VAR} replaced from the environment; a missing one is a ConfigError."""
-    missing = [name for name in _ENV_REF.findall(value) if not environ.get(name)]
+    """`value` with every ${VAR} replaced from the environment; missing ones (all named)
+    are a ConfigError."""
+    missing = [name for name in env_variables(value) if not environ.get(name)]
+    if len(missing) == 1:
+        raise ConfigError([source.problem(
+            f"environment variable {missing[0]} is not set (or empty)", path)])
     if missing:
         raise ConfigError([source.problem(
-            f"environment variable {missing[0]} is not set (or empty)", path
-        )])
+            f"environment variables {', '.join(missing)} are not set (or empty)", path)])
     return _ENV_REF.sub(lambda m: environ[m.group(1)], value)

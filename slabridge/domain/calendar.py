@@ -306,18 +306,6 @@ class BusinessCalendar:
         index = bisect_right(self._starts, instant_us) - 1
         return index >= 0 and instant_us < self._ends[index]
 
-    def next_opening(self, instant: datetime) -> datetime:
-        """`instant` itself if the service is open then, else the next opening time."""
-        instant_us = self._cover_instant(instant)
-        for _ in range(MAX_YEARS_SEARCHED):
-            index = bisect_right(self._starts, instant_us) - 1
-            if index >= 0 and instant_us < self._ends[index]:
-                return self.from_epoch_us(instant_us)
-            if index + 1 < len(self._starts):
-                return self.from_epoch_us(self._starts[index + 1])
-            self._cover(self._first_year, self._last_year + 1)
-        raise ValueError(f"no service time within {MAX_YEARS_SEARCHED} years")
-
     def closed_periods(self, start: datetime, end: datetime) -> list[ClosedPeriod]:
         """The gaps between service windows within [start, end], each with its reasons."""
         start_us, end_us = to_epoch_us(start), to_epoch_us(end)

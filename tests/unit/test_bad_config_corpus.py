@@ -148,11 +148,12 @@ def test_include_cycle_is_a_clean_error(
     assert case.expect in line
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c.unset], ids=lambda c: c.path.stem)
 def test_missing_secret_is_reported_only_when_the_tracker_is_built(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    case: Case, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    """The missing-variable case is a valid file: `check` passes, `sync` names the variable."""
-    (case,) = [c for c in CASES if c.unset]
+    """The missing-variable cases are valid files: `check` passes, `sync` names them."""
     assert case.command[0] == "sync"
     code, out, err = run_case(
         Case(case.path, "", "", None, ("check",), case.unset, "", ""), capsys, monkeypatch,

@@ -132,14 +132,6 @@ def test_between_is_service_time(shipped: Config) -> None:
     )
 
 
-def test_next_opening(shipped: Config) -> None:
-    """next_opening returns open instants unchanged and jumps over weekends and holidays."""
-    calendar = shipped.tier("advanced").calendar
-    assert calendar.next_opening(vienna(2026, 11, 24, 10)) == vienna(2026, 11, 24, 10)
-    assert calendar.next_opening(vienna(2026, 11, 21, 10)) == vienna(2026, 11, 23, 9)
-    assert calendar.next_opening(vienna(2026, 12, 24, 16)) == vienna(2026, 12, 28, 9)
-
-
 def test_closed_periods_name_their_reasons(shipped: Config) -> None:
     """Explanations can say why time did not count: evening, weekend, holiday by name."""
     calendar = shipped.tier("advanced").calendar
