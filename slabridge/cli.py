@@ -417,6 +417,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    # Log lines go to stderr, warnings and worse, for every command (sync and run set their
+    # own level): stdout holds only what the command prints (--json output included).
+    configure_logs(level="WARNING")
     try:
         return handler(args)
     except SlabridgeError as error:

@@ -297,6 +297,10 @@ class Syncer:
             listed.setdefault(ticket.key, ticket)
             newest = ticket.updated if newest is None else max(newest, ticket.updated)
         report.seen = len(listed)
+        # Issues the tracker listed but could not read, skipped there (JiraTracker.unreadable).
+        for problem in getattr(self.tracker, "unreadable", ()):
+            report.errors += 1
+            report.problems.append(problem)
 
         self._all_records = None
         self._listed = listed

@@ -6,20 +6,28 @@ answers 410 on Cloud); GET issue/{key}?expand=changelog; PUT issue/{key} (fields
 comment in one request); PUT issue/{key}/properties/slabridge.sla; POST issue/{key}/comment;
 GET agile board/{id}/sprint?state=active; POST agile sprint/{id}/issue (50 at most per call);
 GET worklog/updated, POST worklog/list.
+
+Whatever Jira sends, reading it ends in a Ticket or in one of slabridge's errors: an issue
+that cannot be read raises UnreadableIssueError (an IssueError: the issue is reported and
+skipped, the cycle goes on), and listings are bounded (isLast, a repeated page token, a
+page cap).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
+import structlog
 from jira import JIRA, JIRAError
 
 from slabridge.domain.annotations import note_keys_in
@@ -43,33 +51,152 @@ from slabridge.errors import (
 )
 
 T = TypeVar("T")
+log = structlog.get_logger("slabridge.jira")
 PROPERTY = "slabridge.sla"
 SPRINT_BATCH = 50  # POST sprint/{id}/issue takes at most 50 issues
 WORKLOG_BATCH = 1000  # POST worklog/list takes at most 1000 ids
 BASE_FIELDS = ("summary", "status", "priority", "issuetype", "labels", "project", "created",
                "updated", "reporter")
+SEARCH_PAGE_SIZE = 100  # what /search/jql gives at most when fields are asked for
+SEARCH_PAGE_CAP = 1000  # 100,000 issues: a listing longer than this is taken for a fault
+WORKLOG_PAGE_CAP = 1000  # /worklog/updated gives 1000 ids a page
+ALL_UNREADABLE_AT_LEAST = 2  # one odd issue never stops a cycle; every one of several does
+YEARS = (1970, 2999)  # times outside are not Jira's (and would overflow the calendar)
+MAX_EPOCH_MS = 32503680000000  # 3000-01-01 in milliseconds
 _BOLD = re.compile(r"\*([^*\n]+)\*")
+_ISSUE_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*-[0-9]{1,18}")
+_NUMERIC_ID = re.compile(r"[0-9]{1,18}")
 
 
-def parse_jira_time(text: str | None) -> datetime | None:
-    """Jira's timestamps, e.g. 2026-11-23T10:00:00.000+0100."""
-    if not text:
+class UnreadableIssueError(IssueError):
+    """Jira sent an issue slabridge cannot read; names the issue and the field at fault."""
+
+    def __init__(self, key: str, field: str, problem: str) -> None:
+        self.key, self.field, self.problem = key, field, problem
+        super().__init__(f"issue {key}: cannot be read: {field} {problem}")
+
+
+class _Unreadable(Exception):  # noqa: N818 - internal: becomes UnreadableIssueError with the key
+    """A field of an issue that cannot be read, and why."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field, self.problem = field, problem
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value!r:.20})"
+    if isinstance(value, str):
+        return f"text ({value!r:.30})"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _object(container: Mapping[str, Any], name: str, path: str) -> Mapping[str, Any]:
+    """A required JSON object member."""
+    if name not in container:
+        raise _Unreadable(path, "is missing")
+    value = container[name]
+    if not isinstance(value, dict):
+        raise _Unreadable(path, f"is {_kind(value)}, not an object")
+    return value
+
+
+def _text(container: Mapping[str, Any], name: str, path: str, *, required: bool = True) -> str:
+    """A text member; a missing, null or empty one is an error where it is required."""
+    value = container.get(name)
+    if value is None:
+        if required:
+            raise _Unreadable(path, "is missing" if name not in container else "is null")
+        return ""
+    if not isinstance(value, str):
+        raise _Unreadable(path, f"is {_kind(value)}, not text")
+    if required and not value.strip():
+        raise _Unreadable(path, "is empty")
+    return value
+
+
+def _time(container: Mapping[str, Any], name: str, path: str) -> datetime:
+    """A required time member in Jira's format."""
+    text = _text(container, name, path)
+    value = parse_jira_time(text)
+    if value is None:
+        raise _Unreadable(path, f"is not a time: {text!r:.40}")
+    return value
+
+
+def _issue_name(raw: Any, position: int | None = None) -> str:
+    """How to name an issue in a message: its key, else its id, else its place."""
+    if isinstance(raw, dict):
+        key = raw.get("key")
+        if isinstance(key, str) and key.strip():
+            return key[:40]
+        if isinstance(raw.get("id"), str | int) and not isinstance(raw.get("id"), bool):
+            return f"with id {str(raw['id'])[:20]}"
+    return f"#{position} of the listing" if position is not None else "without a key"
+
+
+def parse_jira_time(text: Any) -> datetime | None:
+    """Jira's timestamps, e.g. 2026-11-23T10:00:00.000+0100; None for anything else."""
+    if not isinstance(text, str) or not text:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+        value = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
     except ValueError:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
             return None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        return None
+    return value if YEARS[0] <= year <= YEARS[1] else None
 
 
-def _required_time(text: str) -> datetime:
-    value = parse_jira_time(text)
-    if value is None:
-        raise TrackerError(f"Jira sent an unreadable time: {text!r}")
-    return value
+def _json_of(response: requests.Response, where: str) -> Any:
+    """The JSON body of a response we sent a write for."""
+    try:
+        return response.json()
+    except ValueError:
+        raise TrackerError(f"{where}: Jira's answer is not JSON") from None
+
+
+def _endpoint(error: JIRAError) -> str:
+    """The method and path of the request that failed, as far as the error tells."""
+    request = getattr(error.response, "request", None)
+    url = error.url or getattr(request, "url", None) or ""
+    method = getattr(request, "method", None) or ""
+    path = urlsplit(str(url)).path
+    return f"{method} {path}".strip() or "a request"
+
+
+def _jira_message(error: JIRAError) -> str:
+    """Jira's own words for an error: errorMessages and errors, else the raw text."""
+    parts: list[str] = []
+    try:
+        body = error.response.json() if error.response is not None else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        messages = body.get("errorMessages")
+        if isinstance(messages, list):
+            parts += [str(m) for m in messages if m]
+        errors = body.get("errors")
+        if isinstance(errors, dict):
+            parts += [f"{k}: {v}" for k, v in errors.items()]
+    if not parts:
+        text = (error.text or "").strip()
+        if not text and error.response is not None:
+            text = (getattr(error.response, "text", "") or "").strip() \
+                or str(getattr(error.response, "reason", "") or "")
+        parts = [text] if text else ["(no message)"]
+    return "; ".join(parts)[:300]
 
 
 def to_adf(text: str) -> dict[str, Any]:
@@ -92,12 +219,15 @@ def to_adf(text: str) -> dict[str, Any]:
 
 
 def adf_text(node: Any) -> str:
-    """The plain text of an ADF document (or a v2 string body as is)."""
+    """The plain text of an ADF document (or a v2 string body as is); odd nodes give ''."""
     if isinstance(node, str):
         return node
     if isinstance(node, dict):
-        own = node.get("text", "")
-        children = " ".join(adf_text(child) for child in node.get("content", []))
+        own = node.get("text")
+        own = own if isinstance(own, str) else ""
+        content = node.get("content")
+        children = " ".join(adf_text(child) for child in content) \
+            if isinstance(content, list) else ""
         return f"{own} {children}".strip()
     return ""
 
@@ -194,6 +324,8 @@ class JiraTracker:
         self._user: dict[str, Any] | None = None
         self._fields_by_name: dict[str, dict[str, Any]] = {}
         self._keys_by_id: dict[str, str] = {}
+        self.unreadable: list[str] = []
+        """What was wrong with each issue the last listing skipped, one line per issue."""
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.requests_made += 1
@@ -210,22 +342,25 @@ class JiraTracker:
             return action()
         except JIRAError as exc:
             code = exc.status_code or 0
-            text = (exc.text or "").strip()[:300]
+            endpoint, text = _endpoint(exc), _jira_message(exc)
             if code == 401:
                 raise TrackerAuthError(
-                    f"Jira at {self.name} rejected the credentials (HTTP 401): check the API "
-                    "token variable (and the e-mail for Cloud)"
+                    f"Jira at {self.name} rejected the credentials (HTTP 401) on {endpoint}: "
+                    "check the API token variable (and the e-mail for Cloud)"
                 ) from None
             if code == 429 or code >= 500:
-                raise TrackerUnavailableError(f"{where}: Jira unavailable: HTTP {code}") from None
+                raise TrackerUnavailableError(
+                    f"{where}: Jira unavailable: HTTP {code} on {endpoint}: {text}") from None
             if code == 410:
-                raise TrackerError(f"{where}: Jira removed this endpoint (HTTP 410): {text}") \
-                    from None
+                raise TrackerError(f"{where}: Jira removed this endpoint (HTTP 410): "
+                                   f"{endpoint}: {text}") from None
             if issue is not None:
-                raise IssueError(f"{where}: HTTP {code}: {text}") from None
-            raise TrackerError(f"{where}: HTTP {code}: {text}") from None
+                raise IssueError(f"{where}: HTTP {code} on {endpoint}: {text}") from None
+            raise TrackerError(f"{where}: HTTP {code} on {endpoint}: {text}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TrackerUnavailableError(f"{where}: Jira unreachable: {exc}") from None
+        except ValueError:  # a 2xx answer whose body is not JSON (requests' JSONDecodeError)
+            raise TrackerError(f"{where}: Jira's answer is not JSON") from None
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None,
              issue: str | None = None, agile: bool = False) -> Any:
@@ -253,15 +388,25 @@ class JiraTracker:
     def prepare(self) -> None:
         """Deployment type, API version, our account, field ids; missing fields are named."""
         self.adopt_server_info(self._get("serverInfo"))
-        self._user = self._get("myself")
+        if self._user is None:
+            self._user = self._myself()
         fields = self._get("field")
-        for field in fields:
+        if not isinstance(fields, list):
+            raise TrackerError(f"{self.name}: Jira's /field answer is {_kind(fields)}, "
+                               "not a list of fields")
+        usable = [f for f in fields if isinstance(f, dict) and isinstance(f.get("name"), str)
+                  and isinstance(f.get("id"), str) and f["id"]]
+        for field in usable:
             self._fields_by_name.setdefault(field["name"], field)
         # Prime the library's own field cache (JQL names to ids) with the same answer, so
-        # the search does not read /field a second time.
-        self._client._fields_cache_value = {
-            name: field["id"] for field in fields for name in field.get("clauseNames", [])
-        }
+        # a library call does not read /field a second time.
+        cache: dict[str, str] = {}
+        for field in usable:
+            names = field.get("clauseNames")
+            for name in names if isinstance(names, list) else []:
+                if isinstance(name, str):
+                    cache[name] = field["id"]
+        self._client._fields_cache_value = cache
         wanted = list(self._wanted)
         if self._receipt_field:
             wanted.append(self._receipt_field)
@@ -287,12 +432,15 @@ class JiraTracker:
         name = self._field_names.get(role) if self._field_names else None
         return repr(name) if name else f"{PROPERTY}.{role}"
 
-    def adopt_server_info(self, info: Mapping[str, Any]) -> None:
+    def adopt_server_info(self, info: Any) -> None:
         """Take the deployment type (and with api_version auto, the REST version) from
-        /serverInfo's answer."""
-        self.deployment = "cloud" if info.get("deploymentType") == "Cloud" else "datacenter"
-        # The library routes searches by this: Cloud to /search/jql, Data Center to /search.
-        self._client.deploymentType = info.get("deploymentType")
+        /serverInfo's answer, decided on evidence where it does not say (see _deployment)."""
+        declared = info.get("deploymentType") if isinstance(info, dict) else None
+        self.deployment, evidence = self._deployment(declared)
+        (log.info if declared in ("Cloud", "Server", "DataCenter") else log.warning)(
+            "jira_deployment", url=self.name, deployment=self.deployment, evidence=evidence)
+        # The library's own calls route by this (Cloud: /search/jql, else /search).
+        self._client.deploymentType = "Cloud" if self.deployment == "cloud" else "Server"
         if self._api_version == "auto":
             self._client._options["rest_api_version"] = (
                 "3" if self.deployment == "cloud" else "2"
@@ -315,10 +463,40 @@ class JiraTracker:
         except ValueError:
             return response.status_code, None
 
+    def _deployment(self, declared: Any) -> tuple[str, str]:
+        """Cloud or Data Center, and the evidence: serverInfo, else the host, else /myself."""
+        if declared == "Cloud":
+            return "cloud", "serverInfo says Cloud"
+        if declared in ("Server", "DataCenter"):
+            return "datacenter", f"serverInfo says {declared}"
+        said = f"serverInfo gives deploymentType {declared!r:.40}"
+        host = (urlsplit(self.name).hostname or "").lower()
+        if host.endswith(".atlassian.net"):
+            return "cloud", f"{said}; the host {host} is Atlassian's cloud"
+        if self._api_version == "3":
+            return "cloud", f"{said}; api_version 3 exists on Cloud only"
+        self._user = self._myself()
+        if self._user.get("accountId") and not (self._user.get("key") or self._user.get("name")):
+            return "cloud", f"{said}; /myself answers with an accountId only (Cloud)"
+        if self._user.get("key") or self._user.get("name"):
+            return "datacenter", f"{said}; /myself answers with a user key or name (Data Center)"
+        raise TrackerError(
+            f"{self.name}: cannot tell Jira Cloud from Data Center: {said}, the host is not "
+            "*.atlassian.net and /myself shows neither an accountId (Cloud) nor a user name "
+            "(Data Center)")
+
+    def _myself(self) -> dict[str, Any]:
+        """The API user, as /myself describes it."""
+        user = self._get("myself")
+        if not isinstance(user, dict):
+            raise TrackerError(f"{self.name}: Jira's /myself answer is {_kind(user)}, "
+                               "not a user")
+        return user
+
     def own_authors(self) -> frozenset[str]:
         """Our account id (Cloud) or name (Data Center)."""
         if self._user is None:
-            self._user = self._get("myself")
+            self._user = self._myself()
         return frozenset(
             str(self._user[k]) for k in ("accountId", "name", "key") if self._user.get(k)
         )
@@ -327,12 +505,16 @@ class JiraTracker:
         # JQL date literals are read in the API user's time zone.
         name = (self._user or {}).get("timeZone")
         try:
-            return ZoneInfo(name) if name else ZoneInfo("UTC")
-        except (KeyError, ValueError):
+            return ZoneInfo(name) if isinstance(name, str) and name else ZoneInfo("UTC")
+        except (KeyError, ValueError, OSError):
             return ZoneInfo("UTC")
 
     def _field_id(self, name: str) -> str:
         return str(self._fields_by_name[name]["id"])
+
+    def _field_type(self, name: str) -> Any:
+        schema = self._fields_by_name[name].get("schema")
+        return schema.get("type") if isinstance(schema, dict) else None
 
     # --- reading -------------------------------------------------------------------------
 
@@ -356,31 +538,130 @@ class JiraTracker:
         return [*BASE_FIELDS, *(self._field_id(n) for n in names if n in self._fields_by_name)]
 
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
-        """Issues of the configured projects, every page.
+        """Issues of the configured projects, every page; unreadable ones skipped and named.
 
-        On Cloud the library uses /search/jql with nextPageToken (the old /search answers
-        410 there); Data Center keeps /search with startAt. maxResults=False makes it follow
-        every page: a number would silently return the first page only.
+        Each issue that cannot be read is logged once (issue_unreadable) and kept in
+        `unreadable` for the cycle's report. If every one of several issues fails on the
+        same field, the fault is not the issues': the listing stops with a TrackerError
+        naming that field.
         """
         self.listing_started = None
-        issues = self.call(lambda: self._client.search_issues(
-            self.jql(updated_since, open_only), maxResults=False,
-            fields=self._search_fields(),
-            properties=None if self._field_names else PROPERTY,
-        ))
-        for issue in issues:
-            yield self.ticket_from(issue.raw)
+        self.unreadable = []
+        reported: set[str] = set()
+        faults: Counter[str] = Counter()
+        listed = 0
+        for raw in self._search(self.jql(updated_since, open_only)):
+            listed += 1
+            try:
+                ticket = self._ticket_from(raw, listed)
+            except UnreadableIssueError as error:
+                faults[error.field] += 1
+                if error.key not in reported:
+                    reported.add(error.key)
+                    self.unreadable.append(str(error))
+                    log.warning("issue_unreadable", issue=error.key, field=error.field,
+                                problem=error.problem)
+                continue
+            yield ticket
+        if listed >= ALL_UNREADABLE_AT_LEAST and faults:
+            field, count = faults.most_common(1)[0]
+            if count == listed:
+                raise TrackerError(
+                    f"{self.name}: no issue of the listing can be read: in all {listed}, "
+                    f"{field} is wrong (first: {self.unreadable[0]}); check the field "
+                    "configuration and what the API user may see")
 
-    def ticket_from(self, raw: Mapping[str, Any]) -> Ticket:
-        """A Jira issue's JSON as a Ticket."""
-        fields = raw["fields"]
+    def _search(self, jql: str) -> Iterator[Any]:
+        """The raw issues of a search, page by page, bounded.
+
+        Cloud: /search/jql with nextPageToken (the old /search answers 410 there), until
+        isLast; a token given twice or more than SEARCH_PAGE_CAP pages stop with a
+        TrackerError. Data Center: /search with startAt, until the total or an empty page.
+        """
+        params: dict[str, Any] = {"jql": jql, "fields": ",".join(self._search_fields()),
+                                  "maxResults": SEARCH_PAGE_SIZE}
+        if not self._field_names:
+            params["properties"] = PROPERTY
+        cloud = self.deployment == "cloud"
+        path = "search/jql" if cloud else "search"
+        tokens: set[str] = set()
+        token: str | None = None
+        start = 0
+        for number in range(1, SEARCH_PAGE_CAP + 1):
+            page = self._get(path, {**params, "nextPageToken": token} if token
+                             else params if cloud else {**params, "startAt": start})
+            where = f"{self.name}: Jira's /{path} page {number}"
+            if not isinstance(page, dict):
+                raise TrackerError(f"{where} is {_kind(page)}, not a page of issues")
+            issues = page.get("issues")
+            if issues is None:
+                issues = []
+            if not isinstance(issues, list):
+                raise TrackerError(f"{where}: 'issues' is {_kind(issues)}, not a list")
+            yield from issues
+            if not cloud:
+                start += len(issues)
+                total = page.get("total")
+                if not issues or not isinstance(total, int) or start >= total:
+                    return
+                continue
+            next_token = page.get("nextPageToken")
+            if page.get("isLast") is True or (
+                    page.get("isLast") is None and not next_token):
+                return
+            if not isinstance(next_token, str) or not next_token:
+                raise TrackerError(f"{where} says more follow (isLast false) but gives no "
+                                   "nextPageToken: the listing would be incomplete")
+            if next_token in tokens or next_token == token:
+                raise TrackerError(f"{where} repeats the nextPageToken {next_token!r:.60} of an "
+                                   "earlier page: Jira would page forever; stopped")
+            tokens.add(next_token)
+            token = next_token
+        raise TrackerError(f"{self.name}: Jira's /{path} gave more than {SEARCH_PAGE_CAP} "
+                           f"pages of {SEARCH_PAGE_SIZE} issues: stopped (narrow the projects, "
+                           "or the server pages without end)")
+
+    def ticket_from(self, raw: Any) -> Ticket:
+        """A Jira issue's JSON as a Ticket; UnreadableIssueError names what is wrong."""
+        return self._ticket_from(raw, None)
+
+    def _ticket_from(self, raw: Any, position: int | None) -> Ticket:
+        try:
+            return self._read_ticket(raw)
+        except _Unreadable as fault:
+            raise UnreadableIssueError(_issue_name(raw, position), fault.field,
+                                       fault.problem) from None
+
+    def _read_ticket(self, raw: Any) -> Ticket:
+        if not isinstance(raw, dict):
+            raise _Unreadable("the issue", f"is {_kind(raw)}, not an object")
+        key = _text(raw, "key", "key")
+        if not _ISSUE_KEY.fullmatch(key):
+            raise _Unreadable("key", f"is not an issue key: {key!r:.40}")
+        fields = _object(raw, "fields", "fields")
         custom: dict[str, str | tuple[str, ...]] = {}
         for name, field in self._fields_by_name.items():
             if field["id"] in fields and str(field["id"]).startswith("customfield_"):
                 custom[name] = field_value(fields[field["id"]])
-        status = fields["status"]
-        created = _required_time(fields["created"])
-        updated = _required_time(fields["updated"])
+        status = _object(fields, "status", "fields.status")
+        status_name = _text(status, "name", "fields.status.name")
+        category = _object(status, "statusCategory", "fields.status.statusCategory")
+        category_key = _text(category, "key", "fields.status.statusCategory.key")
+        created = _time(fields, "created", "fields.created")
+        updated = _time(fields, "updated", "fields.updated")
+        project = _text(_object(fields, "project", "fields.project"), "key",
+                        "fields.project.key")
+        issue_type = _text(_object(fields, "issuetype", "fields.issuetype"), "name",
+                           "fields.issuetype.name")
+        priority = fields.get("priority")
+        if priority is not None and not isinstance(priority, dict):
+            raise _Unreadable("fields.priority", f"is {_kind(priority)}, not an object")
+        labels = fields.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise _Unreadable("fields.labels", f"is {_kind(labels)}, not a list of labels")
+        reporter = fields.get("reporter") or {}
+        if not isinstance(reporter, dict):
+            raise _Unreadable("fields.reporter", f"is {_kind(reporter)}, not a user")
         received, receipt_problem = None, ""
         if self._receipt_field:
             value = custom.get(self._receipt_field)
@@ -393,25 +674,30 @@ class JiraTracker:
                 value = custom.get(name, "")
                 sla_fields[role] = self._read_back(name, value)
         else:
-            stored = (raw.get("properties") or {}).get(PROPERTY) or {}
-            sla_fields = {str(k): str(v) for k, v in stored.items()}
-        reporter = fields.get("reporter") or {}
-        self._keys_by_id[str(raw.get("id", ""))] = str(raw["key"])
+            properties = raw.get("properties")
+            stored = properties.get(PROPERTY) if isinstance(properties, dict) else None
+            # Someone else's value in our property is no SLA data: it is written anew.
+            sla_fields = ({str(k): str(v) for k, v in stored.items() if isinstance(v, str)}
+                          if isinstance(stored, dict) else {})
+        issue_id = raw.get("id")
+        if isinstance(issue_id, str | int) and not isinstance(issue_id, bool):
+            self._keys_by_id[str(issue_id)] = key
         return Ticket(
-            key=str(raw["key"]),
+            key=key,
             facts=TicketFacts(
-                project=fields["project"]["key"],
-                tracker=fields["issuetype"]["name"],
-                priority=(fields.get("priority") or {}).get("name", ""),
-                status=status["name"],
-                labels=frozenset(fields.get("labels") or ()),
+                project=project,
+                tracker=issue_type,
+                priority=_text(priority, "name", "fields.priority.name", required=False)
+                if priority else "",
+                status=status_name,
+                labels=frozenset(labels),
                 custom_fields=custom,
             ),
-            subject=fields.get("summary", ""),
+            subject=_text(fields, "summary", "fields.summary", required=False),
             created=created,
             updated=updated,
-            status=status["name"],
-            closed=status.get("statusCategory", {}).get("key") == "done",
+            status=status_name,
+            closed=category_key == "done",
             reporter=str(reporter.get("accountId") or reporter.get("name") or ""),
             received_field=received,
             sla_fields=sla_fields,
@@ -425,14 +711,18 @@ class JiraTracker:
         sprint_field = self._fields_by_name.get("Sprint")
         if sprint_field is None:
             return None
-        for sprint in fields.get(sprint_field["id"]) or []:
+        sprints = fields.get(sprint_field["id"]) or []
+        if not isinstance(sprints, list):
+            raise _Unreadable(f"fields.{sprint_field['id']} (Sprint)",
+                              f"is {_kind(sprints)}, not a list of sprints")
+        for sprint in sprints:
             if isinstance(sprint, dict) and sprint.get("state") in ("active", "future"):
                 return str(sprint.get("id"))
         return None
 
     def _read_back(self, name: str, value: str | tuple[str, ...]) -> str:
         text = value if isinstance(value, str) else ",".join(value)
-        if self._fields_by_name[name].get("schema", {}).get("type") == "datetime" and text:
+        if self._field_type(name) == "datetime" and text:
             parsed = parse_jira_time(text)
             return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if parsed else text
         return text
@@ -444,7 +734,11 @@ class JiraTracker:
             "fields": ",".join([*self._search_fields(), "comment"]),
             **({} if self._field_names else {"properties": PROPERTY}),
         }, issue=key)
-        return self.ticket_from(raw), self._journal_from(raw)
+        ticket = self._ticket_from(raw, None)
+        try:
+            return ticket, self._journal_from(raw)
+        except _Unreadable as fault:
+            raise UnreadableIssueError(key, fault.field, fault.problem) from None
 
     def journal(self, key: str) -> Journal:
         """Status changes from the changelog, comments and our own markers."""
@@ -452,26 +746,54 @@ class JiraTracker:
 
     def _journal_from(self, raw: Mapping[str, Any]) -> Journal:
         changes: list[StatusChange] = []
-        for history in (raw.get("changelog") or {}).get("histories", []):
-            at = _required_time(history["created"])
-            for item in history.get("items", []):
-                if item.get("field") == "status":
-                    changes.append(StatusChange(at, str(item.get("fromString") or ""),
-                                                str(item.get("toString") or "")))
+        changelog = raw.get("changelog") or {}
+        if not isinstance(changelog, dict):
+            raise _Unreadable("changelog", f"is {_kind(changelog)}, not an object")
+        histories = changelog.get("histories") or []
+        if not isinstance(histories, list):
+            raise _Unreadable("changelog.histories", f"is {_kind(histories)}, not a list")
+        for n, history in enumerate(histories):
+            where = f"changelog.histories[{n}]"
+            if not isinstance(history, dict):
+                raise _Unreadable(where, f"is {_kind(history)}, not an object")
+            items = history.get("items") or []
+            if not isinstance(items, list):
+                raise _Unreadable(f"{where}.items", f"is {_kind(items)}, not a list")
+            for item in items:
+                if isinstance(item, dict) and item.get("field") == "status":
+                    changes.append(StatusChange(
+                        _time(history, "created", f"{where}.created"),
+                        _text(item, "fromString", f"{where}.items.fromString", required=False),
+                        _text(item, "toString", f"{where}.items.toString", required=False)))
         changes.sort(key=lambda c: c.at)
         notes: list[Note] = []
         own: set[str] = set()
-        comments = ((raw.get("fields") or {}).get("comment") or {}).get("comments", [])
-        for comment in comments:
+        fields = _object(raw, "fields", "fields")
+        page = fields.get("comment") or {}
+        if not isinstance(page, dict):
+            raise _Unreadable("fields.comment", f"is {_kind(page)}, not a page of comments")
+        comments = page.get("comments") or []
+        if not isinstance(comments, list):
+            raise _Unreadable("fields.comment.comments", f"is {_kind(comments)}, not a list")
+        for n, comment in enumerate(comments):
+            where = f"fields.comment.comments[{n}]"
+            if not isinstance(comment, dict):
+                raise _Unreadable(where, f"is {_kind(comment)}, not an object")
             author = comment.get("author") or {}
+            if not isinstance(author, dict):
+                raise _Unreadable(f"{where}.author", f"is {_kind(author)}, not a user")
+            public = True if comment.get("jsdPublic") is None else comment["jsdPublic"]
+            if not isinstance(public, bool):
+                raise _Unreadable(f"{where}.jsdPublic", f"is {_kind(public)}, not a boolean")
             notes.append(Note(
-                _required_time(comment["created"]),
+                _time(comment, "created", f"{where}.created"),
                 str(author.get("accountId") or author.get("name") or ""),
-                public=comment.get("jsdPublic", True),
+                public=public,
                 author_name=str(author.get("displayName") or ""),
             ))
             own |= note_keys_in(adf_text(comment.get("body")))
-        initial = changes[0].old if changes else raw["fields"]["status"]["name"]
+        initial = changes[0].old if changes else _text(
+            _object(fields, "status", "fields.status"), "name", "fields.status.name")
         return Journal(initial, tuple(changes), tuple(notes), frozenset(own))
 
     # --- writing -------------------------------------------------------------------------
@@ -537,7 +859,7 @@ class JiraTracker:
         return self.active_sprint()
 
     def _write_value(self, name: str, value: str) -> Any:
-        kind = self._fields_by_name[name].get("schema", {}).get("type")
+        kind = self._field_type(name)
         if kind == "datetime" and value:
             return datetime.fromisoformat(value).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
         if kind == "number":
@@ -561,7 +883,11 @@ class JiraTracker:
             return None
         if issue_id not in self._keys_by_id:
             raw = self._get(f"issue/{issue_id}", {"fields": "project"}, issue=issue_id)
-            self._keys_by_id[issue_id] = str(raw["key"])
+            key = raw.get("key") if isinstance(raw, dict) else None
+            if not isinstance(key, str) or not _ISSUE_KEY.fullmatch(key):
+                raise UnreadableIssueError(f"with id {issue_id}", "key",
+                                           f"is {_kind(key)}, not an issue key")
+            self._keys_by_id[issue_id] = key
         return self._keys_by_id[issue_id]
 
     def post_statement(self, target: str, title: str, text: str,
@@ -575,17 +901,37 @@ class JiraTracker:
             self._send("put", f"issue/{key}/comment/{location}", body, issue=key)
             return location
         response = self._send("post", f"issue/{key}/comment", body, issue=key)
-        return str(response.json()["id"])
+        answer = _json_of(response, f"issue {key}")
+        comment_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(comment_id, str | int) or isinstance(comment_id, bool) \
+                or not _NUMERIC_ID.fullmatch(str(comment_id)):
+            raise TrackerError(f"issue {key}: Jira took the statement but its answer gives "
+                               f"no comment id ({_kind(comment_id)})")
+        return str(comment_id)
 
     # --- sprints and worklogs (escalation and hours build on these) ------------------------
 
     def active_sprint(self) -> Sprint | None:
-        """The active sprint of the configured board, if any."""
+        """The active sprint of the configured board, if any (sprints Jira sends odd are
+        skipped and logged)."""
         if self._board_id is None:
             raise TrackerError("tracker.board_id is not set: no board to take the sprint from")
         data = self._get(f"board/{self._board_id}/sprint", {"state": "active"}, agile=True)
-        for value in data.get("values", []):
-            return Sprint(str(value["id"]), value.get("name", ""), value.get("state", ""),
+        values = data.get("values") if isinstance(data, dict) else None
+        if not isinstance(values, list):
+            raise TrackerError(f"{self.name}: Jira's sprints of board {self._board_id}: "
+                               f"'values' is {_kind(values)}, not a list")
+        for value in values:
+            sprint_id = value.get("id") if isinstance(value, dict) else None
+            if (not isinstance(sprint_id, int | str) or isinstance(sprint_id, bool)
+                    or not _NUMERIC_ID.fullmatch(str(sprint_id))
+                    or int(sprint_id) >= 2**63):
+                log.warning("sprint_unreadable", board=self._board_id,
+                            problem=f"id is {_kind(sprint_id)}, not a sprint id")
+                continue
+            name, state = value.get("name"), value.get("state")
+            return Sprint(str(int(sprint_id)), name if isinstance(name, str) else "",
+                          state if isinstance(state, str) else "",
                           parse_jira_time(value.get("startDate")),
                           parse_jira_time(value.get("endDate")))
         return None
@@ -606,25 +952,80 @@ class JiraTracker:
         ids: list[int] = []
         cursor = int(since.timestamp() * 1000)
         until = cursor
-        while True:
+        for number in range(1, WORKLOG_PAGE_CAP + 1):
             page = self._get("worklog/updated", {"since": cursor})
-            ids += [int(v["worklogId"]) for v in page.get("values", [])]
-            until = int(page.get("until", until))
-            if page.get("lastPage", True):
+            where = f"{self.name}: Jira's /worklog/updated page {number}"
+            if not isinstance(page, dict):
+                raise TrackerError(f"{where} is {_kind(page)}, not a page of worklog ids")
+            values = page.get("values") or []
+            if not isinstance(values, list):
+                raise TrackerError(f"{where}: 'values' is {_kind(values)}, not a list")
+            for value in values:
+                worklog_id = value.get("worklogId") if isinstance(value, dict) else None
+                if isinstance(worklog_id, int) and not isinstance(worklog_id, bool) \
+                        and 0 < worklog_id < 2**63:
+                    ids.append(worklog_id)
+                else:
+                    log.warning("worklog_unreadable", problem=f"worklogId is {_kind(worklog_id)}")
+            last = page.get("lastPage") is not False
+            next_until = page.get("until")
+            if not isinstance(next_until, int) or isinstance(next_until, bool) \
+                    or not 0 <= next_until <= MAX_EPOCH_MS:
+                if last:
+                    break  # nothing to continue from: ask from the same time next time
+                raise TrackerError(f"{where}: 'until' is {_kind(next_until)}, not a time in "
+                                   "milliseconds")
+            until = max(until, next_until)
+            if last:
                 break
-            cursor = until
+            if next_until <= cursor:
+                raise TrackerError(f"{where} does not move on (until {next_until} after since "
+                                   f"{cursor}): Jira would page forever; stopped")
+            cursor = next_until
+        else:
+            raise TrackerError(f"{self.name}: Jira's /worklog/updated gave more than "
+                               f"{WORKLOG_PAGE_CAP} pages: stopped")
         entries: list[TimeEntry] = []
         for start in range(0, len(ids), WORKLOG_BATCH):
             response = self._send("post", "worklog/list", {"ids": ids[start:start + WORKLOG_BATCH]})
-            for raw in response.json():
-                entries.append(TimeEntry(
-                    id=str(raw["id"]),
-                    ticket_key=str(raw.get("issueId")) if raw.get("issueId") else None,
-                    author=str((raw.get("author") or {}).get("accountId")
-                               or (raw.get("author") or {}).get("name") or ""),
-                    started=_required_time(raw["started"]),
-                    seconds=int(raw.get("timeSpentSeconds", 0)),
-                    updated=_required_time(raw["updated"]),
-                    comment=adf_text(raw.get("comment")),
-                ))
+            answer = _json_of(response, f"{self.name}: /worklog/list")
+            if not isinstance(answer, list):
+                raise TrackerError(f"{self.name}: Jira's /worklog/list answer is "
+                                   f"{_kind(answer)}, not a list of worklogs")
+            for raw in answer:
+                try:
+                    entries.append(self._time_entry(raw))
+                except _Unreadable as fault:
+                    worklog = raw.get("id") if isinstance(raw, dict) else None
+                    log.warning("worklog_unreadable", worklog=str(worklog)[:20],
+                                field=fault.field, problem=fault.problem)
         return entries, datetime.fromtimestamp(until / 1000, UTC)
+
+    def _time_entry(self, raw: Any) -> TimeEntry:
+        """One worklog of /worklog/list as a TimeEntry."""
+        if not isinstance(raw, dict):
+            raise _Unreadable("worklog", f"is {_kind(raw)}, not an object")
+        worklog_id = raw.get("id")
+        if not isinstance(worklog_id, str | int) or isinstance(worklog_id, bool) \
+                or not str(worklog_id):
+            raise _Unreadable("id", f"is {_kind(worklog_id)}, not an id")
+        issue_id = raw.get("issueId")
+        if isinstance(issue_id, int) and not isinstance(issue_id, bool):
+            issue_id = str(issue_id)
+        author = raw.get("author") or {}
+        if not isinstance(author, dict):
+            raise _Unreadable("author", f"is {_kind(author)}, not a user")
+        seconds = raw.get("timeSpentSeconds") or 0
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+            raise _Unreadable("timeSpentSeconds", f"is {_kind(seconds)}, not seconds")
+        return TimeEntry(
+            id=str(worklog_id),
+            # Only a numeric id names an issue (it goes into a URL).
+            ticket_key=issue_id if isinstance(issue_id, str)
+            and _NUMERIC_ID.fullmatch(issue_id) else None,
+            author=str(author.get("accountId") or author.get("name") or ""),
+            started=_time(raw, "started", "started"),
+            seconds=seconds,
+            updated=_time(raw, "updated", "updated"),
+            comment=adf_text(raw.get("comment")),
+        )

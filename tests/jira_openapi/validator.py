@@ -1,11 +1,12 @@
 """Check the HTTP requests the Jira adapter sends against Atlassian's OpenAPI descriptions.
 
-The descriptions live in ``shared/specs/jira/`` beside the repository (override with the
-environment variable ``JIRA_OPENAPI_DIR``):
+The descriptions are vendored, gzipped, in ``tests/jira_openapi/specs/`` (where they come
+from, their versions and checksums: ``specs/README.md``; refresh them with
+``tests/jira_openapi/refresh_specs.py``):
 
-- ``jira-platform-v3.openapi.json``: ``/rest/api/3/...`` (and, mapped, ``/rest/api/2/...``);
-- ``jira-software-agile.openapi.json``: ``/rest/agile/1.0/...`` and the other ``/rest/*/x.y``
-  families (builds, deployments, ...).
+- ``jira-platform-v3.openapi.json.gz``: ``/rest/api/3/...`` (and, mapped, ``/rest/api/2/...``);
+- ``jira-software-agile.openapi.json.gz``: ``/rest/agile/1.0/...`` and the other
+  ``/rest/*/x.y`` families (builds, deployments, ...).
 
 Usage::
 
@@ -62,8 +63,8 @@ Spec defects patched at load time (see ``JiraSpec.patches`` for the list actuall
 
 from __future__ import annotations
 
+import gzip
 import json
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -85,7 +86,7 @@ from openapi_core.templating.paths.exceptions import (
 from openapi_core.templating.paths.finders import APICallPathFinder
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC_DIR_ENV: Final = "JIRA_OPENAPI_DIR"
+SPEC_DIR: Final = Path(__file__).resolve().parent / "specs"
 PLATFORM_FILE: Final = "jira-platform-v3.openapi.json"
 AGILE_FILE: Final = "jira-software-agile.openapi.json"
 SPEC_SERVER: Final = "https://your-domain.atlassian.net"  # the files' only server URL
@@ -116,11 +117,8 @@ _EMPTY_ADF: Final = {"type": "doc", "version": 1, "content": []}
 
 
 def default_spec_dir() -> Path:
-    """The directory holding the two spec files: $JIRA_OPENAPI_DIR or ../shared/specs/jira."""
-    configured = os.environ.get(SPEC_DIR_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared" / "specs" / "jira"
+    """The directory holding the two vendored spec files (inside the repository)."""
+    return SPEC_DIR
 
 
 @dataclass(frozen=True)
@@ -538,12 +536,12 @@ def _load(spec_dir: Path) -> tuple[tuple[SpecFile, ...], tuple[str, ...], float]
     patches: list[str] = []
     files = []
     for name in (PLATFORM_FILE, AGILE_FILE):
-        path = spec_dir / name
+        path = spec_dir / f"{name}.gz"
         if not path.is_file():
             raise FileNotFoundError(
-                f"Jira OpenAPI description {path} is missing: set {SPEC_DIR_ENV} or check "
-                "out shared/ beside the repository")
-        document = json.loads(path.read_text(encoding="utf-8"))
+                f"Jira OpenAPI description {path} is missing: run "
+                "tests/jira_openapi/refresh_specs.py")
+        document = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
         _strip_security(document)
         if name == AGILE_FILE:
             patches += [f"{name}: {p}" for p in _patch_agile(document)]
