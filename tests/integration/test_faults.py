@@ -27,7 +27,7 @@ import pytest
 
 from slabridge.bootstrap import build_syncer
 from slabridge.config import Config, load_config
-from slabridge.domain.annotations import MARKER_PATTERN
+from slabridge.domain.annotations import note_keys_in
 from slabridge.errors import TrackerUnavailableError
 from slabridge.service import Syncer, SyncReport
 from tests.integration.conftest import RedmineServer, Workspace
@@ -118,9 +118,8 @@ def receipt_at(config: Config, tier: str, incident_class: str, now: datetime,
 
 
 def note_keys(notes: list[str]) -> list[str]:
-    """Every marker key in the notes, in order, repeats kept."""
-    return [key for note in notes for found in MARKER_PATTERN.findall(note)
-            for key in found.split()]
+    """Every marker key in the notes, note by note, repeats across notes kept."""
+    return [key for note in notes for key in sorted(note_keys_in(note))]
 
 
 class Issues:

@@ -6,8 +6,11 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from slabridge.config import load_config
-from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.annotations import marker, note_keys_in
 from slabridge.domain.model import IssueRecord, Journal, Note, StatusChange, Ticket, TicketFacts
 from slabridge.domain.plan import Rules, decide
 from tests.conftest import vienna
@@ -258,3 +261,37 @@ def test_met_note_names_the_person_who_answered_in_the_notes_language() -> None:
     german = decide(later, answered, record, _in_language("de"), at(10, 45)).update
     assert german is not None
     assert "(öffentliche Notiz von Sam Staff)" in (german.note or "")
+
+
+KEY_PARTS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=8)
+
+
+@st.composite
+def note_keys(draw: st.DrawFn) -> tuple[str, ...]:
+    """Keys as notes carry them: of one customer and class, sometimes of another."""
+    customer, incident_class = draw(KEY_PARTS), draw(KEY_PARTS)
+    pair = f"{customer}:{incident_class}"
+    forms = st.sampled_from([
+        f"classified:{pair}", f"sprint:{pair}", f"{pair}:at_risk", f"{pair}:breached",
+        f"{pair}:met"]) | st.builds(lambda a, b: f"escalated:{pair}:{a}:{b}", KEY_PARTS,
+                                    KEY_PARTS) \
+        | st.builds(lambda due: f"due-moved:{pair}:{due}", st.just("2026-11-23T14:00:00Z")) \
+        | st.builds(lambda a, b: f"classified:{a}:{b}", KEY_PARTS, KEY_PARTS)
+    return tuple(dict.fromkeys(draw(st.lists(forms, min_size=1, max_size=5))))
+
+
+@given(note_keys())
+def test_markers_give_back_their_keys(keys: tuple[str, ...]) -> None:
+    """Whatever a marker compacts, reading it gives back exactly the keys written."""
+    assert note_keys_in(f"*SLA:* text\n\n{marker(keys)}") == frozenset(keys)
+
+
+def test_a_marker_writes_the_customer_and_class_once() -> None:
+    """Several keys of one customer and class: the pair once, the rest short; the old,
+    whole form is still read."""
+    keys = ("classified:acme:critical", "acme:critical:at_risk", "sprint:acme:critical",
+            "escalated:acme:critical:standard:at-risk")
+    assert marker(keys) == (
+        "[slabridge acme:critical classified at_risk sprint escalated:standard:at-risk]")
+    assert marker(keys[:1]) == "[slabridge classified:acme:critical]"
+    assert note_keys_in(f"[slabridge {' '.join(keys)}]") == frozenset(keys)
