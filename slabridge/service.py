@@ -175,11 +175,24 @@ class ChannelHealth:
     def __init__(self) -> None:
         self._failing: dict[str, tuple[float, str]] = {}
         self._retry: dict[str, tuple[int, float]] = {}
+        self._wanted: set[str] = set()
 
     def due(self, channel: str, monotonic: float) -> bool:
-        """Whether the channel may be tried now."""
+        """Whether the channel may be tried now (it has something to send)."""
+        self._wanted.add(channel)
         retry = self._retry.get(channel)
         return retry is None or monotonic >= retry[1]
+
+    def end_cycle(self) -> list[str]:
+        """Forget failing channels nothing wanted to use in this cycle: with nothing left
+        to send they are not known to fail (health would call them failing for ever).
+        Returns those forgotten."""
+        idle = [channel for channel in self._failing if channel not in self._wanted]
+        for channel in idle:
+            self._failing.pop(channel, None)
+            self._retry.pop(channel, None)
+        self._wanted.clear()
+        return idle
 
     def failed(self, channel: str, error: str, monotonic: float, wall: float) -> bool:
         """Record a failure; True if the channel was not failing before or its error is
@@ -398,6 +411,9 @@ class Syncer:
                 self.store.set_mark(name, TERMS, self.terms)
         report.requests = self.tracker.requests_made - requests_before
         report.seconds = time.perf_counter() - started
+        for channel in self.channels.end_cycle():
+            self._log.info("channel_idle", channel=channel,
+                           note="nothing left to send on a channel that had failed")
         report.channels_failing = self.channels.failing()
         report.open_statuses = dict(Counter(self._open_statuses.values()))
         self._unconfirmed.clear()
@@ -683,6 +699,13 @@ class Syncer:
                 self._notify(write, report)  # recorded as each is sent (see _keep_for_retry)
             raise
         done = self._notify(write, report) if update.notifications else write.done
+        if update.superseded:
+            done = done | frozenset(update.superseded)
+            for key in update.superseded:
+                report.problems.append(
+                    f"issue {update.ticket_key}: {key} was not delivered before the next "
+                    "escalation step, whose notifications replace it")
+                self._log.warning("notification_superseded", issue=update.ticket_key, key=key)
         if self._log_writes and update.writes_tracker:  # between slow writes even a dropped
             # log line cost ~35 us
             self._log.info("issue_updated", issue=update.ticket_key,

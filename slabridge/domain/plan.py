@@ -144,6 +144,8 @@ class TicketUpdate:
     priority: str | None = None
     mentions: tuple[str, ...] = ()
     notifications: tuple[Notification, ...] = ()
+    superseded: tuple[str, ...] = ()
+    """Keys of notifications of a lower step never delivered, given up for this step's."""
 
     @property
     def empty(self) -> bool:
@@ -279,7 +281,8 @@ def decide(
               and unwritable_key(role, value) not in done}
     note, keys = _note(ticket, customer, incident_class, tier, evaluation, done, rules)
     if note is None and rules.terms_changed and ticket.sla_fields.get(RESPONSE_DUE) \
-            and RESPONSE_DUE in fields:
+            and RESPONSE_DUE in fields and evaluation.accepted_at is None:
+        # (An answered issue's due time is history: the field follows, no note.)
         note, keys = _due_moved_note(ticket, customer, incident_class, tier, evaluation,
                                      fields[RESPONSE_DUE], done, rules)
     extra: list[str] = []
@@ -298,6 +301,8 @@ def decide(
         extra.append(escalation[0])
         keys = (*keys, *escalation[1])
     note = _join_note(note, extra, keys, rules)
+    unconfirmed = _unconfirmed_notifications(ticket, customer, incident_class, tier,
+                                             evaluation, contract, done, rules, now)
     update = TicketUpdate(
         ticket.key, fields, note, keys, desired, sprint=sprint,
         watchers=escalation[2].watchers if escalation else (),
@@ -306,8 +311,10 @@ def decide(
         mentions=escalation[2].mention if escalation else (),
         notifications=_notifications(ticket, customer, incident_class, tier, evaluation,
                                      contract, escalation, rules, now) if escalation else
-        _unconfirmed_notifications(ticket, customer, incident_class, tier, evaluation,
-                                   contract, done, rules, now),
+        unconfirmed,
+        # A lower step's message still undelivered when a higher step comes is given up
+        # (an at-risk alarm after the breach is noise), and said so.
+        superseded=tuple(n.key for n in unconfirmed) if escalation else (),
     )
     return Decision(ticket, classification, changes, tier, evaluation,
                     None if update.empty else update, desired_fields=desired,

@@ -295,3 +295,21 @@ def test_a_marker_writes_the_customer_and_class_once() -> None:
         "[slabridge acme:critical classified at_risk sprint escalated:standard:at-risk]")
     assert marker(keys[:1]) == "[slabridge classified:acme:critical]"
     assert note_keys_in(f"[slabridge {' '.join(keys)}]") == frozenset(keys)
+
+
+def test_changed_terms_note_a_moved_due_time_only_while_a_response_is_awaited() -> None:
+    """A reload that moves due times: the open, unanswered issue gets the note; an
+    answered one only its field (its due time is history)."""
+    first = decide(ticket(), None, None, RULES, at(10))
+    assert first.update is not None
+    shown = {**first.update.fields, "response_due": "2026-11-23T11:00:00Z"}  # older terms
+    record = IssueRecord(ticket(sla_fields=shown), done_keys=frozenset(first.update.note_keys))
+    changed = replace(RULES, terms_changed=True)
+    waiting = decide(ticket(sla_fields=shown), None, record, changed, at(10, 30)).update
+    assert waiting is not None and "the contract terms changed" in (waiting.note or "")
+    answered = Journal("New", (StatusChange(at(10, 15), "New", "In Progress"),))
+    noted_met = replace(record, done_keys=record.done_keys | {"acme:critical:met"})
+    met = decide(ticket(sla_fields=shown, status="In Progress", updated=at(10, 15)),
+                 answered, noted_met, changed, at(10, 30)).update
+    assert met is not None and "response_due" in met.fields
+    assert "the contract terms changed" not in (met.note or "")

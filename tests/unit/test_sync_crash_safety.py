@@ -417,3 +417,39 @@ def test_a_breach_is_counted_once_when_its_note_is_written_not_when_planned(
     counted += [syncer.cycle(vienna(2026, 11, 23, 13, minute)).breaches for minute in (3, 4)]
     assert counted == [0, 0, 1, 0]
     assert tracker.issues["7"].sla_fields["sla_status"] == "breached"
+
+
+def test_an_undelivered_at_risk_message_superseded_by_the_breach_is_said(
+    tmp_path: Path,
+) -> None:
+    """The chat down at risk and still in backoff at the breach: the breach messages go
+    out, and the at-risk one that never went is given up and said so (it vanished)."""
+    _, _, syncer, _ = setup(tmp_path)
+    chat = BrokenChannel()
+    syncer.notifiers["chat"] = chat
+    syncer.cycle(vienna(2026, 11, 23, 12, 1))  # at risk: the chat fails
+    chat.down = False
+    syncer.channels._retry.clear()
+    with capture_logs() as logs:
+        report = syncer.cycle(vienna(2026, 11, 23, 13, 1))  # breached
+    assert chat.sent == ["notified:escalated:acme:critical:standard:breached:chat"]
+    assert [e["key"] for e in logs if e["event"] == "notification_superseded"] == [
+        "notified:escalated:acme:critical:standard:at-risk:chat"]
+    assert any("at-risk:chat was not delivered before the next escalation step" in p
+               for p in report.problems)
+    syncer.cycle(vienna(2026, 11, 23, 13, 2))
+    assert len(chat.sent) == 1
+
+
+def test_a_failing_channel_with_nothing_left_to_send_is_not_failing_for_ever(
+    tmp_path: Path,
+) -> None:
+    """The only message for a failed channel given up: the channel no longer counts as
+    failing (health would have stayed unhealthy until a restart)."""
+    tracker, _, syncer, _ = setup(tmp_path)
+    chat = BrokenChannel()
+    syncer.notifiers["chat"] = chat
+    assert list(syncer.cycle(vienna(2026, 11, 23, 12, 1)).channels_failing) == ["chat"]
+    tracker.issues["7"] = replace(tracker.issues["7"], closed=True,
+                                  updated=vienna(2026, 11, 23, 12, 2))
+    assert syncer.cycle(vienna(2026, 11, 23, 12, 3)).channels_failing == {}
