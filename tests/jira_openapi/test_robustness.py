@@ -53,9 +53,10 @@ def test_generated_cycles_end_in_a_report_or_an_expected_error(answers: dict[str
 
 
 def test_generated_cycles_reached_both_ends() -> None:
-    """The cycles above completed and skipped issues, and stopped on expected errors too."""
+    """The cycles above completed and skipped issues, and stopped on expected errors too
+    (selected alone, this test runs them itself rather than skip)."""
     if OUTCOME.completed + sum(OUTCOME.stopped.values()) < CYCLES:
-        pytest.skip("the generated cycles did not run in this session")
+        test_generated_cycles_end_in_a_report_or_an_expected_error()
     assert OUTCOME.completed >= CYCLES // 5
     assert OUTCOME.skipped >= CYCLES // 5
     assert sum(OUTCOME.stopped.values()) >= 1, OUTCOME
