@@ -105,7 +105,7 @@ class FakeRedmine:
     def own_authors(self) -> frozenset[str]:
         return frozenset({"admin"})
 
-    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
         """Nothing to read back: this fake stores every field it is sent."""
         return {}
 

@@ -292,12 +292,18 @@ class Config:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def scope_fingerprint(self) -> str:
-        """What decides which issues slabridge looks after: the projects polled and the
-        classification rules. A change means issues nobody touched may now be in scope."""
+        """What decides which issues slabridge looks after and where it writes: the
+        projects polled, the classification rules and the fields. A change means issues
+        nobody touched may now be in scope, or have a field to fill (a misspelt field name
+        is then found at once: a full cycle names the fields no issue carries)."""
         settings = self.settings
+        tracker = settings.tracker
         scope = {
-            "projects": list(settings.tracker.projects) if settings.tracker else [],
+            "projects": list(tracker.projects) if tracker else [],
             "classification": settings.classification.model_dump(mode="json"),
+            "fields": tracker.fields.model_dump(mode="json") if tracker and tracker.fields
+            else None,
+            "receipt_field": tracker.receipt_field if tracker else None,
         }
         return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -48,6 +48,8 @@ class Needs:
     moves_issues: bool = False
     """Fastlane (or standard_critical: move) puts issues into the current sprint"""
     adds_watchers: bool = False
+    private_notes: bool = False
+    """notes.private: Redmine needs 'Set notes as private', else its notes go public"""
     reassigns: bool = False
     post_to: Mapping[str, str] = field(default_factory=dict)
     """customer -> where its statement goes (hours.post_to)"""
@@ -84,6 +86,7 @@ def needs_of(config: Config, rule_fields: Sequence[str] = ()) -> Needs:
         receipt_field=tracker.receipt_field,
         moves_issues=moves,
         adds_watchers=any(step.watchers for step in steps),
+        private_notes=settings.notes.private,
         reassigns=any(step.reassign for step in steps),
         post_to=dict(settings.hours.post_to),
         board_id=tracker.board_id,

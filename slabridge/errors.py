@@ -6,7 +6,8 @@
     └── TrackerError            the tracker failed us
         ├── TrackerAuthError    credentials rejected: stop the run
         ├── TrackerUnavailableError  5xx, timeouts, connection errors: retry later
-        └── IssueError          one issue cannot be read or written (403, 404, 422)
+        ├── IssueError          one issue cannot be read or written (403, 404, 422)
+        └── SprintUnavailableError  no sprint can take Fastlane issues in a project (a reason)
     NotificationError           an e-mail or webhook could not be delivered: retried next cycle
 
 Anything else reaching the top is a bug: it gets a traceback in the log and exit 3.
@@ -70,6 +71,11 @@ class TrackerUnavailableError(TrackerError):
 
 class IssueError(TrackerError):
     """One issue cannot be read or written; the others go on."""
+
+
+class SprintUnavailableError(TrackerError):
+    """Fastlane issues of a project cannot go into a sprint now (e.g. slabridge's role may
+    not set the target version); they stay where they are, and the reason is said once."""
 
 
 class NotificationError(SlabridgeError):

@@ -49,9 +49,10 @@ class Tracker(Protocol):
         """
         ...
 
-    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
-        """slabridge's fields as the tracker stored them after writes, by issue key (a
-        tracker that refuses what it will not store, rather than dropping it, returns {})."""
+    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
+        """The issues as the tracker stored them after writes, by key: what it dropped of
+        slabridge's fields and sprint move (a tracker that refuses what it will not store,
+        rather than dropping it, returns {})."""
         ...
 
     def issue_url(self, key: str) -> str:
@@ -63,7 +64,8 @@ class Tracker(Protocol):
         ...
 
     def current_sprint(self, project: str) -> Sprint | None:
-        """The sprint a Fastlane issue goes into (never a closed one), if there is one."""
+        """The sprint a Fastlane issue goes into (never a closed one), if there is one;
+        SprintUnavailableError says why none can be used (e.g. a missing permission)."""
         ...
 
     def read_time_entries(self, first_day: date, cursor: str | None) -> TimeEntryBatch:

@@ -19,6 +19,7 @@ from slabridge.domain.calendar import ClosedPeriod
 from slabridge.domain.contracts import Contract
 from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Sprint, Ticket
 from slabridge.domain.plan import (
+    UNWRITABLE,
     Context,
     Decision,
     Rules,
@@ -30,6 +31,7 @@ from slabridge.domain.values import value
 from slabridge.errors import (
     IssueError,
     NotificationError,
+    SprintUnavailableError,
     TrackerAuthError,
     TrackerError,
     TrackerUnavailableError,
@@ -263,6 +265,9 @@ class Syncer:
         logged again)."""
         self._open_statuses: dict[str, str] | None = None
         """Open classified issues' SLA status by key: from the store once, then kept."""
+        self._retry_dropped = False
+        self._retried: dict[str, frozenset[str]] = {}
+        """Per issue, the dropped values this full cycle sends again (see _read_back)."""
 
     def cycle(
         self, now: datetime, *, dry_run: bool = False, full: bool = False,
@@ -298,6 +303,11 @@ class Syncer:
         self._log_writes = self._log.is_enabled_for(logging.INFO)
         rules = judging_rules(self.rules, self.store, name, self.tracker.own_authors(),
                               remember=not dry_run)
+        # A full cycle sends again the values the tracker dropped before (an administrator
+        # may have fixed the role or the workflow since); one dropped again is not
+        # reported again.
+        self._retry_dropped = full
+        self._retried = {}
         terms_changed = (bool(self.terms) and watermark is not None
                          and self.store.mark(name, TERMS) != self.terms)
         if terms_changed:
@@ -522,6 +532,11 @@ class Syncer:
         dry_run: bool, report: SyncReport,
     ) -> _Write | None:
         """Decide one issue; the write it needs, if any (records without one are kept)."""
+        if self._retry_dropped and record is not None:
+            dropped = frozenset(k for k in record.done_keys if k.startswith(UNWRITABLE))
+            if dropped:
+                self._retried[ticket.key] = dropped
+                record = replace(record, done_keys=record.done_keys - dropped)
         journal = record.journal if record else None
         journal_as_of = record.journal_as_of if record else None
         fresh_journal = False
@@ -641,33 +656,50 @@ class Syncer:
     def _read_back(self, written: list[tuple[_Write, frozenset[str]]],
                    report: SyncReport) -> dict[str, tuple[dict[str, str], frozenset[str]]]:
         """What the tracker stored of the fields just written, and the done keys of the
-        values it dropped (reported once: it is not sent again until the value changes)."""
-        keys = [write.update.ticket_key for write, _ in written if write.update.fields]
+        values it dropped (reported once: not sent again until the value changes or a full
+        cycle tries again); a sprint move it dropped is reported too."""
+        keys = [write.update.ticket_key for write, _ in written
+                if write.update.fields or write.update.sprint]
         if not keys:
             return {}
         try:
-            stored = self.tracker.stored_fields(keys)
+            stored = self.tracker.read_back(keys)
         except (TrackerUnavailableError, TrackerError) as error:
             self._log.warning("fields_not_read_back", error=str(error))
             return {}
         found: dict[str, tuple[dict[str, str], frozenset[str]]] = {}
         for write, _ in written:
             update = write.update
-            now_stored = stored.get(update.ticket_key)
-            if now_stored is None:
+            ticket = stored.get(update.ticket_key)
+            if ticket is None:
                 continue
+            if update.sprint is not None and ticket.sprint != update.sprint.id:
+                report.problems.append(
+                    f"issue {update.ticket_key}: the tracker did not move it into sprint "
+                    f"{update.sprint.name}: the target version may be read-only for "
+                    "slabridge's role in the workflow, or not shared with the project; "
+                    "move it by hand")
+                self._log.warning("sprint_move_dropped", issue=update.ticket_key,
+                                  sprint=update.sprint.name)
             dropped = {role: value for role, value in update.fields.items()
-                       if now_stored.get(role, "") != value}
-            if dropped:
-                names = ", ".join(self.tracker.field_label(role) for role in dropped)
+                       if ticket.sla_fields.get(role, "") != value}
+            known = self._retried.get(update.ticket_key, frozenset())
+            new_drops = [r for r, v in dropped.items() if unwritable_key(r, v) not in known]
+            if new_drops:
+                names = ", ".join(self.tracker.field_label(role) for role in new_drops)
                 report.problems.append(
                     f"issue {update.ticket_key}: the tracker did not store field {names}: "
                     "it may be read-only for slabridge's role in the workflow, or the role "
-                    "lacks 'Edit issues'; not sent again until its value changes")
+                    "lacks 'Edit issues'; sent again only when its value changes or in the "
+                    "next full cycle")
                 self._log.warning("fields_dropped", issue=update.ticket_key,
-                                  fields=sorted(dropped))
+                                  fields=sorted(new_drops))
+            elif dropped:
+                self._log.info("fields_still_dropped", issue=update.ticket_key,
+                               fields=sorted(dropped))
             found[update.ticket_key] = (
-                now_stored, frozenset(unwritable_key(r, v) for r, v in dropped.items()))
+                dict(ticket.sla_fields),
+                frozenset(unwritable_key(r, v) for r, v in dropped.items()))
         return found
 
     def _prepare(self, update: TicketUpdate) -> Callable[[], None]:
@@ -724,16 +756,20 @@ class Syncer:
             project = ticket.facts.project
             cached = self._sprints.get(project)
             if cached is None or time.monotonic() - cached[1] > SPRINT_TTL_SECONDS:
-                found = self.tracker.current_sprint(project)
+                why = f"project {project} has no current sprint: Fastlane issues stay " \
+                      "where they are"
+                try:
+                    found = self.tracker.current_sprint(project)
+                except SprintUnavailableError as error:
+                    found, why = None, str(error)
                 self._sprints[project] = (found, time.monotonic())
                 missing = found is None
                 first_time = (dry_run and missing) or (not dry_run and self.store.flag_once(
                     self.tracker.name, f"no-sprint:{project}", missing
                 ))
                 if first_time:
-                    report.problems.append(f"project {project} has no current sprint: "
-                                           "Fastlane issues stay where they are")
-                    self._log.warning("no_current_sprint", project=project)
+                    report.problems.append(why)
+                    self._log.warning("no_current_sprint", project=project, reason=why)
             sprint = self._sprints[project][0]
         emergency = None
         if decision.needs_emergency_count:

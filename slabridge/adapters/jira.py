@@ -419,8 +419,9 @@ class JiraTracker:
                 + " (checked through /field): create it or fix the configuration"
             )
 
-    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Jira answers 400 for a field it will not store, so nothing needs reading back."""
+    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
+        """Jira answers 400 for a field it will not store and the agile API for a sprint
+        move it refuses, so nothing needs reading back."""
         return {}
 
     def issue_url(self, key: str) -> str:

@@ -39,6 +39,7 @@ from slabridge.domain.model import (
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import (
     IssueError,
+    SprintUnavailableError,
     TrackerAuthError,
     TrackerError,
     TrackerUnavailableError,
@@ -203,7 +204,9 @@ class RedmineTracker:
         self._fields_known_by_admin = False
         self._watchers_refused = False
         self._sprint_rule = sprint_rule
-        self._user_id: str | None = None
+        self._user: Mapping[str, Any] | None = None
+        self._permissions: dict[str, frozenset[str] | None] = {}
+        self._role_permissions: dict[int, frozenset[str]] = {}
         self._channel: _WriteChannel | None = None
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
@@ -273,12 +276,68 @@ class RedmineTracker:
 
     # --- reference data ------------------------------------------------------------------
 
+    def _current_user(self) -> Mapping[str, Any]:
+        """slabridge's own account with its memberships (/users/current), read once."""
+        if self._user is None:
+            self._user = self.call(lambda: self._redmine.engine.request(
+                "get", f"{self.name}/users/current.json", params={"include": "memberships"}
+            ))["user"]
+        return self._user
+
     def own_authors(self) -> frozenset[str]:
         """slabridge's own user id (from /users/current): its notes never accept a ticket."""
-        if self._user_id is None:
-            user = self.call(lambda: self._redmine.user.get("current"))
-            self._user_id = str(user.id)
-        return frozenset({self._user_id})
+        return frozenset({str(self._current_user()["id"])})
+
+    def permissions_in(self, project: str) -> frozenset[str] | None:
+        """slabridge's permissions in a configured project, from its memberships and the
+        roles' permission lists (readable by any user); None where it may do everything
+        (an administrator) or where Redmine does not say (no membership, roles unreadable).
+
+        Redmine drops what a role may not write and still answers 204, so slabridge asks
+        before it writes what it cannot check afterwards (a note's privacy) or would
+        announce in the note (the sprint move).
+        """
+        if project not in self._permissions:
+            self._permissions[project] = self._read_permissions(project)
+        return self._permissions[project]
+
+    def _read_permissions(self, project: str) -> frozenset[str] | None:
+        user = self._current_user()
+        if user.get("admin"):
+            return None
+        project_id = self.project_ids().get(project)
+        role_ids = {int(role["id"]) for membership in user.get("memberships", [])
+                    if membership.get("project", {}).get("id") == project_id
+                    for role in membership.get("roles", [])}
+        if not role_ids:
+            return None
+        permissions: set[str] = set()
+        for role_id in sorted(role_ids):
+            if role_id not in self._role_permissions:
+                try:
+                    role = self.call(partial(self._redmine.engine.request, "get",
+                                             f"{self.name}/roles/{role_id}.json"))["role"]
+                except (TrackerError, KeyError, TypeError):
+                    return None  # an older Redmine, or a proxy in the way: not known
+                self._role_permissions[role_id] = frozenset(role.get("permissions", []))
+            permissions |= self._role_permissions[role_id]
+        return frozenset(permissions)
+
+    def _check_private_notes(self) -> None:
+        """With notes.private on, refuse to write where Redmine would make the notes
+        public: a role without "Set notes as private" gets its private flag dropped, and
+        customers would read internal terms."""
+        lacking = [project for project in self._projects
+                   if (allowed := self.permissions_in(project)) is not None
+                   and "set_notes_private" not in allowed]
+        if lacking:
+            raise TrackerError(
+                "notes.private is on, but slabridge's role in project(s) "
+                + ", ".join(lacking) + " lacks 'Set notes as private': Redmine would "
+                "write its notes public, for customers to read. Give the service account's "
+                "role that permission (Administration > Roles and permissions), or set "
+                "notes.private: false; nothing was written"
+            )
 
     def project_ids(self) -> dict[str, int]:
         """Configured project identifiers to ids; an unknown one is a clear error."""
@@ -338,6 +397,8 @@ class RedmineTracker:
         """Read what every cycle needs once: our user, projects, fields, statuses, trackers."""
         self.own_authors()
         self.project_ids()
+        if self._private_notes:
+            self._check_private_notes()
         self.check_fields()
         self._statuses()
         self._default_statuses()
@@ -389,16 +450,16 @@ class RedmineTracker:
                     "or fix tracker.fields; `slabridge doctor` checks the setup"
                 )
 
-    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
-        """slabridge's fields as Redmine stored them, by issue (one request per 100):
-        Redmine drops a value it will not take (field read-only in the workflow, role
-        without "Edit issues") and still answers 204."""
-        found: dict[str, dict[str, str]] = {}
+    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
+        """The issues as Redmine stored them after writes (one request per 100): Redmine
+        drops a value it will not take (field read-only in the workflow, role without
+        "Edit issues", a version it will not assign) and still answers 204."""
+        found: dict[str, Ticket] = {}
         for first in range(0, len(keys), PAGE):
             chunk = ",".join(str(int(k)) for k in keys[first:first + PAGE])
             for raw in self._pages("/issues.json", "issues",
                                    {"issue_id": chunk, "status_id": "*"}):
-                found[str(raw["id"])] = dict(self.ticket_from(raw).sla_fields)
+                found[str(raw["id"])] = self.ticket_from(raw)
         return found
 
     def issue_url(self, key: str) -> str:
@@ -845,6 +906,12 @@ class RedmineTracker:
         current_dates: the open version due soonest from today (undated ones last);
         default_version: the project's default version if it is open.
         """
+        allowed = self.permissions_in(project)
+        if allowed is not None and "edit_issues" not in allowed:
+            raise SprintUnavailableError(
+                f"slabridge's role in project {project} lacks 'Edit issues', so Redmine "
+                "would not set the target version: Fastlane issues stay where they are "
+                "until the role has it")
         versions = self.call(lambda: self._redmine.engine.request(
             "get", f"{self.name}/projects/{project}/versions.json"
         )).get("versions", [])

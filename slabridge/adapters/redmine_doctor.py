@@ -26,6 +26,7 @@ PERMISSIONS: Mapping[str, tuple[str, str]] = {
     "edit_issues": ("Edit issues", "issue_tracking"),
     "view_time_entries": ("View spent time", "time_tracking"),
     "add_issue_watchers": ("Add watchers", "issue_tracking"),
+    "set_notes_private": ("Set notes as private", "issue_tracking"),
     "view_wiki_pages": ("View wiki", "wiki"),
     "edit_wiki_pages": ("Edit wiki pages", "wiki"),
 }
@@ -334,6 +335,9 @@ class RedmineDoctor:
                   ("view_time_entries", "hours")]
         if self.needs.adds_watchers:
             needed.append(("add_issue_watchers", "escalation watchers"))
+        if self.needs.private_notes:
+            needed.append(("set_notes_private", "notes.private: without it the notes are "
+                                                "public"))
         return needed
 
     def _check_permissions(self, user: Mapping[str, Any], projects: list[_Project]) -> None:
@@ -350,7 +354,14 @@ class RedmineDoctor:
                     "enable it in the project's Settings > Modules"))
                 continue
             if self.admin:
-                self.checks.append(Check(title, True, "an administrator may do everything"))
+                # What slabridge's own account may do is what matters, and an
+                # administrator's key cannot tell.
+                self.checks.append(Check(
+                    title, False, "not checked: this key is an administrator's, who may do "
+                    "everything",
+                    "run slabridge with its own non-admin service account (README: Use it "
+                    "with your own Redmine) and run doctor with that account's key to check "
+                    "its roles", hint=True))
                 continue
             roles, permissions = self._permissions_in(user, int(project.info["id"]))
             if not roles:

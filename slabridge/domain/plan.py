@@ -373,10 +373,13 @@ def _due_moved_note(
     return rules.templates.finish(text, (key,)), (key,)
 
 
+UNWRITABLE = "unwritable:"
+
+
 def unwritable_key(role: str, value: str) -> str:
     """The done key that says the tracker dropped `value` for `role` when it was written:
-    it is not sent again until the value slabridge wants changes."""
-    return f"unwritable:{role}={value}"
+    it is not sent again until the value slabridge wants changes (or a full cycle)."""
+    return f"{UNWRITABLE}{role}={value}"
 
 
 def status_word(status: SlaStatus, templates: NoteTemplates) -> str:

@@ -112,23 +112,28 @@ def test_field_not_on_an_issue_is_reported_once_and_the_rest_written(
     assert admin.journal_count(feature) == journals
 
 
+def set_service_role(admin: RedmineAdmin, project: str, role: str) -> None:
+    """Give slabridge's service account `role` (only) in `project`."""
+    membership = next(m for m in admin.redmine.project_membership.filter(project_id=project)
+                      if m.user.id == admin.user_ids[SERVICE])
+    admin.redmine.project_membership.update(membership.id, role_ids=[admin.roles[role]])
+
+
 def test_fields_redmine_drops_are_reported_once_and_not_resent(
     workspace: Workspace, admin: RedmineAdmin
 ) -> None:
     """slabridge as a Reporter (no 'Edit issues'): Redmine keeps the note, drops the fields
     and answers 204. That is reported once per issue, and the fields are not sent again."""
     project = workspace.projects["globex"]
-    membership = next(m for m in admin.redmine.project_membership.filter(project_id=project)
-                      if m.user.id == admin.user_ids[SERVICE])
-    admin.redmine.project_membership.update(membership.id, role_ids=[admin.roles["Reporter"]])
+    set_service_role(admin, project, "Reporter")
     issue = admin.make_issue(project, "Interface down", priority="Urgent")
     first = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
     dropped = [p for p in first["problems"] if "did not store" in p]
     assert dropped == [
         f"issue {issue}: the tracker did not store field 'SLA response due', 'SLA response "
         "due date', 'SLA class', 'SLA status', 'SLA handling': it may be read-only for "
-        "slabridge's role in the workflow, or the role lacks 'Edit issues'; not sent again "
-        "until its value changes"]
+        "slabridge's role in the workflow, or the role lacks 'Edit issues'; sent again only "
+        "when its value changes or in the next full cycle"]
     assert len(admin.notes(issue)) == 1
     assert admin.field(issue, "SLA class") == ""
     journals = admin.journal_count(issue)
@@ -224,3 +229,59 @@ def test_private_notes_are_hidden_from_the_customer(
     assert notes_seen_by("carla.acme") == []
     assert admin.field(issue, "SLA class") == "critical"
     assert [j["private_notes"] for j in admin.raw(issue)["journals"] if j["notes"]] == [True]
+
+
+def test_without_edit_issues_no_sprint_move_is_claimed_and_a_full_cycle_catches_up(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """A first cycle with a role lacking 'Edit issues': the note claimed the move into the
+    sprint Redmine dropped, and once the role was fixed the dropped fields were never sent
+    again, even by `--full`. Now the note claims nothing it cannot do, the reason is said
+    once, and after the fix the next cycle moves the issue and a full cycle fills the
+    fields."""
+    project = workspace.projects["acme"]
+    admin.redmine.version.create(project_id=project, name="Sprint 47",
+                                 due_date=datetime.now(UTC).date() + timedelta(days=6))
+    set_service_role(admin, project, "Reporter")
+    issue = admin.make_issue(project, "Shop down", priority="Urgent")
+    first = json.loads(ok(cli(workspace, "sync", "--once", "--json")))
+    assert (f"slabridge's role in project {project} lacks 'Edit issues', so Redmine would not "
+            "set the target version: Fastlane issues stay where they are until the role has "
+            "it") in first["problems"]
+    assert not any("Moved into" in note for note in admin.notes(issue))
+    assert "fixed_version" not in admin.raw(issue)
+    assert admin.field(issue, "SLA class") == ""
+
+    set_service_role(admin, project, "Developer")
+    ok(cli(workspace, "sync", "--once"))
+    assert admin.raw(issue)["fixed_version"]["name"] == "Sprint 47"
+    assert any("Moved into the current sprint *Sprint 47*" in n for n in admin.notes(issue))
+    full = json.loads(ok(cli(workspace, "sync", "--once", "--full", "--json")))
+    assert [p for p in full["problems"] if "did not store" in p] == []
+    assert admin.field(issue, "SLA class") == "critical"
+    assert admin.field(issue, "SLA status") == "running"
+    journals = admin.journal_count(issue)
+    ok(cli(workspace, "sync", "--once", "--full"))
+    assert admin.journal_count(issue) == journals
+
+
+def test_private_notes_refused_where_the_role_cannot_make_them_private(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """notes.private with a role lacking 'Set notes as private': Redmine wrote the notes
+    public, silently, for the customer to read. Now nothing is written and the cycle says
+    why, in a dry run too."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    workspace.config_path.write_text(text + "notes:\n  private: true\n", encoding="utf-8")
+    project = workspace.projects["acme"]
+    set_service_role(admin, project, "Reporter")
+    issue = admin.make_issue(project, "Checkout broken", priority="Urgent")
+    message = (f"slabridge: error: notes.private is on, but slabridge's role in project(s) "
+               f"{project} lacks 'Set notes as private': Redmine would write its notes public, "
+               "for customers to read. Give the service account's role that permission "
+               "(Administration > Roles and permissions), or set notes.private: false; nothing "
+               "was written")
+    for args in (("sync", "--once", "--dry-run"), ("sync", "--once")):
+        result = cli(workspace, *args)
+        assert (result.returncode, result.stderr.strip()) == (1, message)
+    assert admin.journal_count(issue) == 0

@@ -81,6 +81,9 @@ def test_missing_field_fails_naming_it(
     workspace.env["REDMINE_API_KEY"] = redmine.api_key
     as_admin = doctor(workspace)
     assert as_admin.returncode == 1
+    # The admin may do everything: what slabridge's own account may do is not known.
+    assert [line for line in lines(as_admin, "hint permissions") if "not checked: this key "
+            "is an administrator's" in line] != []
     assert lines(as_admin, "FAIL") == [
         "FAIL field 'SLA state' (tracker.fields.sla_status): Redmine has no issue custom field "
         "of that name -> fix: an administrator creates it (Administration > Custom fields > "
@@ -134,3 +137,27 @@ def test_statement_wiki_without_the_wiki_module_fails(workspace: Workspace) -> N
     assert lines(result, "FAIL") == [
         f"FAIL statement wiki 'project:{acme}' (hours.post_to of acme): the project's Wiki "
         "module is off -> fix: enable it in the project's Settings > Modules"]
+
+
+def test_private_notes_need_the_permission_to_make_them_private(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """notes.private with a role lacking 'Set notes as private' (Reporter): Redmine would
+    write the notes public; doctor fails naming the permission (it was not checked)."""
+    project = f"private-{uuid.uuid4().hex[:8]}"
+    admin.make_project(project, members={SERVICE: "Reporter", STAFF: "Developer"})
+    text = workspace.config_path.read_text(encoding="utf-8")
+    workspace.config_path.write_text(
+        text.replace(f"{workspace.projects['internal']}]",
+                     f"{workspace.projects['internal']}, {project}]")
+        + "notes:\n  private: true\n", encoding="utf-8")
+    result = doctor(workspace)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = lines(result, "FAIL")
+    assert line.startswith(f"FAIL permissions in {project!r}: role Reporter lacks 'Edit "
+                           "issues' (edit_issues, for SLA fields), 'Set notes as private' "
+                           "(set_notes_private, for notes.private: without it the notes are "
+                           "public)")
+    for other in workspace.projects.values():
+        assert f"ok   permissions in {other!r}: role Developer allows Add notes, Edit issues, " \
+               "View spent time, Set notes as private" in result.stdout

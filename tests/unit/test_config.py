@@ -276,3 +276,19 @@ def test_shipped_example_configs_are_valid() -> None:
     assert examples
     for example in examples:
         load_config(example)
+
+
+def test_scope_fingerprint_follows_projects_rules_and_fields(tmp_path: Path) -> None:
+    """The scope that makes the next cycle full: projects, rules and the fields written
+    (a misspelt field name was found only by the next full cycle, hours later)."""
+    tracker = ("tracker:\n  kind: redmine\n  url: http://127.0.0.1:1\n  projects: [acme]\n"
+               "{extra}")
+
+    def fingerprint(extra: str) -> str:
+        return load_config(write(tmp_path, tracker.format(extra=extra))).scope_fingerprint()
+
+    plain = fingerprint("")
+    assert fingerprint("") == plain
+    assert fingerprint("  fields:\n    sla_status: SLA state\n") != plain
+    assert fingerprint("  receipt_field: Received\n") != plain
+    assert fingerprint("  timeout_seconds: 10\n") == plain

@@ -326,7 +326,7 @@ class FakeTracker:
         """slabridge's own account."""
         return frozenset({"slabridge"})
 
-    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
         """Nothing to read back: this fake stores every field it is sent."""
         return {}
 

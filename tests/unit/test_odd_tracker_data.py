@@ -46,7 +46,7 @@ class OddTracker:
     def own_authors(self) -> frozenset[str]:
         return frozenset({"bot"})
 
-    def stored_fields(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
         """Nothing to read back: this fake stores every field it is sent."""
         return {}
 
