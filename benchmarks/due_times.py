@@ -21,7 +21,7 @@ import businesstimedelta
 import holidays
 import pytz
 
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain import calendar as calendar_module
 
 ZONE = ZoneInfo("Europe/Vienna")

@@ -32,14 +32,14 @@ from typing import Any
 
 import orjson
 
-from slabridge.adapters.redmine import RedmineTracker
-from slabridge.adapters.state_sqlite import SqliteStateStore
+from slabridge.adapters.redmine.tracker import RedmineTracker
+from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.app.sync import Syncer
 from slabridge.bootstrap import settle_long_lived_objects
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.model import Journal, Sprint, Ticket, TimeEntryBatch
 from slabridge.domain.plan import TicketUpdate
 from slabridge.logs import configure
-from slabridge.service import Syncer
 
 CONFIG = """\
 include: [contract-terms]

@@ -399,9 +399,9 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
                  pause: float) -> SizeResult:
     """Seed a fresh project with `size` issues and measure slabridge (and the naive script)."""
     # Imported here: the worker is a fresh interpreter, and its RSS should include them.
-    from slabridge import service
+    from slabridge.app import sync as service
     from slabridge.bootstrap import build_syncer, settle_long_lived_objects
-    from slabridge.config import load_config
+    from slabridge.config.loader import load_config
     from slabridge.domain.plan import decide
     from slabridge.logs import configure
 
@@ -523,7 +523,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
 
 def codec_us(records: Sequence[Any]) -> tuple[float, float]:
     """Microseconds per record to encode (record_to_json) and decode (record_from_json)."""
-    from slabridge.adapters.state_sqlite import record_from_json, record_to_json
+    from slabridge.adapters.state.sqlite import record_from_json, record_to_json
 
     encode = decode = math.inf
     texts: list[str] = []

@@ -1,5 +1,5 @@
 """`python -m slabridge` runs the command line."""
 
-from slabridge.cli import main
+from slabridge.cli.main import main
 
 main()

@@ -8,21 +8,22 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from slabridge.adapters import jira_doctor, redmine_doctor
-from slabridge.adapters.jira import JiraTracker
-from slabridge.adapters.notify_email import EmailNotifier
-from slabridge.adapters.notify_webhook import WebhookNotifier
-from slabridge.adapters.redmine import RedmineTracker
-from slabridge.adapters.state_postgres import LeaderLock, PostgresStateStore
-from slabridge.adapters.state_sqlite import SqliteStateStore, SqlStateStore
-from slabridge.config import Config
-from slabridge.config_source import BUILTIN_DIR
-from slabridge.doctor import Check, needs_of
+from slabridge.adapters.jira import doctor as jira_doctor
+from slabridge.adapters.jira.tracker import JiraTracker
+from slabridge.adapters.notify.mail import EmailNotifier
+from slabridge.adapters.notify.webhook import WebhookNotifier
+from slabridge.adapters.redmine import doctor as redmine_doctor
+from slabridge.adapters.redmine.tracker import RedmineTracker
+from slabridge.adapters.state.postgres import LeaderLock, PostgresStateStore
+from slabridge.adapters.state.sqlite import SqliteStateStore, SqlStateStore
+from slabridge.app.doctor import Check, needs_of
+from slabridge.app.sync import Syncer
+from slabridge.config.loader import Config
+from slabridge.config.settings import FieldNameSettings, env_variables, expand_env
+from slabridge.config.source import BUILTIN_DIR
 from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
 from slabridge.ports import Notifier, Tracker
-from slabridge.service import Syncer
-from slabridge.settings import FieldNameSettings, env_variables, expand_env
 
 
 def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Tracker:

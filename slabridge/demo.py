@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from redminelib import Redmine
 
-from slabridge.cli import run
-from slabridge.config import Config, load_config
+from slabridge.cli.main import run
+from slabridge.config.loader import Config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where the demo leaves its config, state and env file (tests point it elsewhere).

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import structlog
 
-from slabridge.config import Config, load_config
+from slabridge.config.loader import Config, load_config
 
 VIENNA = ZoneInfo("Europe/Vienna")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.classify import Classification, Classifier, Rule
@@ -491,3 +491,30 @@ def _join_note(note: str | None, extra: list[str], keys: tuple[str, ...],
     body = note.rsplit("\n\n[slabridge ", 1)[0] if note else ""
     text = "\n\n".join(part for part in (body, *extra) if part)
     return rules.templates.finish(text, keys)
+
+
+def next_check(decision: Decision, rules: Rules) -> datetime | None:
+    """When time alone next changes the ticket's SLA status: at risk, then due.
+
+    Running and paused tickets are looked at again then (paused ones every cycle, since
+    the pause ends with a status change); settled ones only when the tracker changes them.
+    """
+    evaluation, tier = decision.evaluation, decision.tier
+    if evaluation is None or tier is None or decision.ticket.closed:
+        return None
+    if evaluation.status is SlaStatus.PAUSED:
+        return decision.ticket.updated
+    if evaluation.status not in (SlaStatus.RUNNING, SlaStatus.AT_RISK):
+        return None
+    due = evaluation.due
+    if due is None or evaluation.target is None:
+        return None
+    if evaluation.status is SlaStatus.RUNNING:
+        # Pauses only move this later: looking a little early is harmless.
+        at_risk = tier.calendar.add(decision.ticket.received,
+                                    evaluation.target * rules.policy.at_risk_fraction)
+        return min(at_risk, due)
+    # Just after the due time the ticket is breached; look then.
+    return due + timedelta(seconds=1)
+
+

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from slabridge.bootstrap import build_syncer
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from tests.conftest import vienna
 from tests.integration.conftest import Workspace
 from tests.integration.redmine_helpers import SERVICE, RedmineAdmin

@@ -17,9 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
+from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_syncer
-from slabridge.config import load_config
-from slabridge.service import Syncer
+from slabridge.config.loader import load_config
 from tests.conftest import vienna
 from tests.integration.conftest import Workspace
 from tests.integration.redmine_helpers import SERVICE, RedmineAdmin

@@ -25,11 +25,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from slabridge.app.sync import Syncer, SyncReport
 from slabridge.bootstrap import build_syncer
-from slabridge.config import Config, load_config
+from slabridge.config.loader import Config, load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.errors import TrackerUnavailableError
-from slabridge.service import Syncer, SyncReport
 from tests.integration.conftest import RedmineServer, Workspace
 from tests.integration.fault_proxy import Fault, FaultProxy
 from tests.integration.redmine_helpers import RedmineAdmin

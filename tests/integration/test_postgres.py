@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from slabridge.adapters.state_postgres import LeaderLock, PostgresStateStore
+from slabridge.adapters.state.postgres import LeaderLock, PostgresStateStore
 from slabridge.bootstrap import build_syncer
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.model import IssueRecord, Ticket, TicketFacts
 from tests.integration.conftest import Workspace
 from tests.integration.redmine_helpers import RedmineAdmin
@@ -72,7 +72,7 @@ def test_sync_with_postgres_state(
 
 HOLDER = """
 import sys, time
-from slabridge.adapters.state_postgres import LeaderLock
+from slabridge.adapters.state.postgres import LeaderLock
 lock = LeaderLock(sys.argv[1], "replica-test")
 assert lock.try_acquire()
 print("held", flush=True)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_syncer
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import IssueError
-from slabridge.service import Syncer
 from tests.integration.conftest import RedmineServer, Workspace
 from tests.integration.redmine_helpers import RedmineAdmin
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import responses
 
-from slabridge.cli import run
+from slabridge.cli.main import run
 from tests.jira.conftest import CLOUD, DC, DC_AUTH, FIELDS, load, write_config
 
 pytestmark = pytest.mark.usefixtures("jira_env")

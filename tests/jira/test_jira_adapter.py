@@ -13,13 +13,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from slabridge.adapters.jira import JiraTracker, adf_text, to_adf
+from slabridge.adapters.jira.tracker import JiraTracker, adf_text, to_adf
+from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_syncer, build_tracker
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.plan import Notification
 from slabridge.errors import TrackerAuthError, TrackerError
-from slabridge.service import Syncer
 from tests.jira.conftest import (
     CLOUD,
     DC,
@@ -309,7 +309,7 @@ def test_cli_sync_status_and_explain_on_jira(
     jira: responses.RequestsMock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`sync`, `status` and `explain` work unchanged with kind: jira."""
-    from slabridge.cli import run
+    from slabridge.cli.main import run
 
     stub_reference(jira)
     stub_search_pages(jira)
@@ -389,8 +389,8 @@ def test_hours_from_worklogs_posted_as_one_comment(
 ) -> None:
     """Worklogs are read incrementally, attributed through their issues, and the statement
     comment is added once and then updated in place."""
-    from slabridge.adapters.state_sqlite import SqliteStateStore
-    from slabridge.hours_service import HoursService
+    from slabridge.adapters.state.sqlite import SqliteStateStore
+    from slabridge.app.hours import HoursService
 
     stub_reference(jira)
     stub_search_pages(jira)

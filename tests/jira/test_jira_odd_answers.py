@@ -17,12 +17,12 @@ import pytest
 import responses
 from structlog.testing import capture_logs
 
-from slabridge.adapters.jira import JiraTracker
+from slabridge.adapters.jira.tracker import JiraTracker
+from slabridge.app.sync import SyncReport
 from slabridge.bootstrap import build_syncer, build_tracker
-from slabridge.cli import run
-from slabridge.config import load_config
+from slabridge.cli.main import run
+from slabridge.config.loader import load_config
 from slabridge.errors import IssueError, TrackerError
-from slabridge.service import SyncReport
 from tests.jira.conftest import CLOUD, DC_AUTH, load, stub_reference, write_config
 from tests.jira_openapi.fixtures import example_response
 
@@ -165,7 +165,7 @@ def test_listing_stops_at_the_page_cap(
     jira: responses.RequestsMock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ever new tokens: the listing stops at the cap with a clear error."""
-    monkeypatch.setattr("slabridge.adapters.jira.SEARCH_PAGE_CAP", 3)
+    monkeypatch.setattr("slabridge.adapters.jira.tracker.SEARCH_PAGE_CAP", 3)
     stub_reference(jira)
     pages = iter(range(100))
 

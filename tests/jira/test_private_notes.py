@@ -12,7 +12,7 @@ import pytest
 import responses
 
 from slabridge.bootstrap import build_syncer
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from tests.jira.conftest import CLOUD, stub_reference, stub_search_pages, write_config
 
 pytestmark = pytest.mark.usefixtures("jira_env")

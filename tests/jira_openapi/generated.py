@@ -33,9 +33,9 @@ import responses
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from slabridge.adapters.jira import JiraTracker
+from slabridge.adapters.jira.tracker import JiraTracker
 from slabridge.bootstrap import build_syncer
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.errors import SlabridgeError
 from tests.jira.conftest import CLOUD, load, write_config
 from tests.jira_openapi.validator import JiraSpec, validated_responses

@@ -15,9 +15,9 @@ import pytest
 import responses
 from hypothesis import HealthCheck, given, settings
 
-from slabridge.adapters.jira import JiraTracker
+from slabridge.adapters.jira.tracker import JiraTracker
 from slabridge.bootstrap import build_tracker
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.errors import SlabridgeError
 from tests.jira.conftest import CLOUD, stub_reference, write_config
 from tests.jira_openapi.generated import (

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from slabridge.cli import run
+from slabridge.cli.main import run
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "bad_configs"
 CASE_NAME = re.compile(r"^\d{2}-[a-z0-9]+(?:-[a-z0-9]+)*\.yaml$")

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from slabridge.config import Config
+from slabridge.config.loader import Config
 from slabridge.domain.calendar import BusinessCalendar, DayOff, Window
 from tests.conftest import VIENNA, vienna
 

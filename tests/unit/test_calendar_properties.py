@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 
 CONFIG = load_config(None)
 CALENDARS = {name: tier.calendar for name, tier in CONFIG.tiers.items()}

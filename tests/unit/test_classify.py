@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.classify import classify
 from slabridge.domain.model import TicketFacts
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from slabridge.cli import run
+from slabridge.cli.main import run
 
 
 def test_due_json(capsys: pytest.CaptureFixture[str]) -> None:

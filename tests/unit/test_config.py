@@ -8,9 +8,9 @@ import jsonschema  # type: ignore[import-untyped]  # its stubs upset openapi-cor
 import pytest
 import yaml
 
-from slabridge.config import find_config_path, load_config
+from slabridge.config.loader import find_config_path, load_config
+from slabridge.config.settings import json_schema
 from slabridge.errors import ConfigError
-from slabridge.settings import json_schema
 from tests.conftest import vienna
 
 
@@ -239,7 +239,7 @@ def test_json_schema_accepts_the_shipped_files_and_partial_overrides() -> None:
     validator = jsonschema.Draft202012Validator(json_schema())
     root = Path(__file__).parents[2]
     files = [*sorted(root.joinpath("config").glob("*.yaml")),
-             root / "slabridge" / "defaults" / "contract-terms.yaml"]
+             root / "slabridge" / "config" / "defaults" / "contract-terms.yaml"]
     for path in files:
         # Dates as editors read them: text, not YAML's date objects.
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TextDates)  # noqa: S506 - a SafeLoader

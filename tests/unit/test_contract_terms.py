@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from slabridge.config import Config
+from slabridge.config.loader import Config
 from slabridge.domain.model import Handling
 from tests.conftest import vienna
 

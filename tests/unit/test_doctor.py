@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from slabridge.cli import run
-from slabridge.config import load_config
-from slabridge.doctor import Check, failures, needs_of, render_json, render_text
+from slabridge.app.doctor import Check, failures, needs_of, render_json, render_text
+from slabridge.cli.main import run
+from slabridge.config.loader import load_config
 
 CONFIG = """\
 include: [contract-terms]

@@ -9,7 +9,7 @@ import requests
 import structlog
 from redminelib import exceptions as rex
 
-from slabridge.adapters.redmine import RedmineTracker
+from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.errors import IssueError, TrackerAuthError, TrackerUnavailableError
 from slabridge.logs import redact_secrets, register_secret
 
@@ -46,7 +46,7 @@ def test_vendor_errors_map_to_ours(error: Exception, expected: type[Exception]) 
 
 def test_every_redminelib_exception_is_mapped() -> None:
     """Each python-redmine exception is listed in exactly one mapping (fails on a new one)."""
-    from slabridge.adapters import redmine as adapter
+    from slabridge.adapters.redmine import tracker as adapter
 
     classes = {
         cls for _, cls in inspect.getmembers(rex, inspect.isclass)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from slabridge.config import Config, load_config
+from slabridge.config.loader import Config, load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import Sprint, Ticket, TicketFacts
 from slabridge.domain.plan import Context, Rules, decide

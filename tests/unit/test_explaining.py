@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from slabridge.adapters.state_sqlite import SqliteStateStore
-from slabridge.config import load_config
+from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.app.explain import explain
+from slabridge.config.loader import load_config
 from slabridge.domain.model import Journal, StatusChange, Ticket, TicketFacts
-from slabridge.explaining import explanation_dict, explanation_text
-from slabridge.service import explain
+from slabridge.render.explanation import explanation_dict, explanation_text
 from tests.conftest import vienna
 from tests.unit.test_sync_crash_safety import Tracker
 

@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from slabridge.health import HealthServer, Monitor
-from slabridge.service import SyncReport
+from slabridge.app.sync import SyncReport
+from slabridge.daemon.health import HealthServer, Monitor
 
 
 class Clock:
@@ -212,7 +212,7 @@ def test_loopback_and_a_free_port(monitor: Monitor) -> None:
 
 def test_standby_replica_is_healthy() -> None:
     """A standby (another replica holds the lock) answers 200 "standby", not 503."""
-    from slabridge.health import Monitor
+    from slabridge.daemon.health import Monitor
 
     monitor = Monitor(60, 3)
     monitor.set_standby(True)

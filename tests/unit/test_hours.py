@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.hours import (
     Booking,
     MonthTerms,

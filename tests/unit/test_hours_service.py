@@ -10,17 +10,17 @@ from typing import cast
 
 import pytest
 
-from slabridge.adapters.redmine import wiki_title
-from slabridge.adapters.state_sqlite import SqliteStateStore
-from slabridge.config import load_config
+from slabridge.adapters.redmine.tracker import wiki_title
+from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.app.hours import HoursService, statement_textile
+from slabridge.cli.hours import output_format
+from slabridge.config.loader import load_config
+from slabridge.config.settings import json_schema
 from slabridge.domain.hours import Unattributed
 from slabridge.domain.model import TimeEntry
 from slabridge.errors import UsageError
-from slabridge.hours_cli import output_format
-from slabridge.hours_service import HoursService, statement_textile
 from slabridge.ports import Tracker
-from slabridge.settings import json_schema
-from slabridge.statement_html import render_statement_html
+from slabridge.render.statement_html import render_statement_html
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 CONFIG = """\

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import structlog
 
+from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_notifiers, build_tracker
-from slabridge.config import Config, load_config
+from slabridge.config.loader import Config, load_config
 from slabridge.domain.model import (
     IssueRecord,
     Journal,
@@ -28,7 +29,6 @@ from slabridge.domain.model import (
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import IssueError, TrackerUnavailableError
 from slabridge.logs import REDACTED, configure, scrub_text
-from slabridge.service import Syncer
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -479,7 +479,7 @@ def test_each_write_is_logged_at_info_and_the_level_is_read_at_every_cycle(
 ) -> None:
     """`issue_updated` per write at INFO (the daemon's default); none at WARNING (`sync`'s),
     where the line is not even built; a level changed between cycles applies."""
-    from slabridge.adapters.state_sqlite import SqliteStateStore
+    from slabridge.adapters.state.sqlite import SqliteStateStore
     from tests.unit.test_odd_tracker_data import NOW as ODD_NOW
     from tests.unit.test_odd_tracker_data import OddTracker
     from tests.unit.test_odd_tracker_data import ticket as odd_ticket

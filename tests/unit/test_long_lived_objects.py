@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from slabridge import cli
+from slabridge.app.sync import SyncReport
 from slabridge.bootstrap import settle_long_lived_objects
-from slabridge.service import SyncReport
+from slabridge.cli import main as cli
 
 
 class _Node:

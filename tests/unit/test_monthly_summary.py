@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from slabridge.config import load_config
-from slabridge.hours_service import first_working_day, previous_month
+from slabridge.app.hours import first_working_day, previous_month
+from slabridge.config.loader import load_config
 
 
 def test_first_working_day_skips_holidays_and_weekends() -> None:

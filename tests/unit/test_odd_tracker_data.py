@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from slabridge.adapters.state_sqlite import SqliteStateStore
-from slabridge.config import load_config
+from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.app.sync import Syncer
+from slabridge.config.loader import load_config
 from slabridge.domain.model import (
     Journal,
     Sprint,
@@ -23,7 +24,6 @@ from slabridge.domain.model import (
 )
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import TrackerUnavailableError
-from slabridge.service import Syncer
 from tests.conftest import vienna
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

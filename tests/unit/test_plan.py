@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slabridge.config import load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.annotations import marker, note_keys_in
 from slabridge.domain.model import IssueRecord, Journal, Note, StatusChange, Ticket, TicketFacts
 from slabridge.domain.plan import Rules, decide

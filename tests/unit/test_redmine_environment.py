@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from slabridge.adapters.redmine import RedmineTracker
+from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import TrackerUnavailableError
 

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from slabridge.adapters.redmine import RedmineTracker
+from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import SlabridgeError, TrackerUnavailableError
 

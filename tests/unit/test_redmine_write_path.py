@@ -23,7 +23,7 @@ import trustme
 import urllib3
 from redminelib import exceptions as rex
 
-from slabridge.adapters.redmine import RedmineTracker
+from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import IssueError, TrackerError, TrackerUnavailableError
 

@@ -10,11 +10,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from slabridge.adapters.state_sqlite import SqliteStateStore
-from slabridge.config import load_config
+from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.app.sync import Syncer
+from slabridge.config.loader import load_config
 from slabridge.domain.model import Journal, Note, StatusChange, Ticket
 from slabridge.domain.plan import TicketUpdate
-from slabridge.service import Syncer
 from tests.unit.test_odd_tracker_data import NOW, OddTracker, ticket
 
 CONFIG = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from slabridge.app.sync import SyncReport
 from slabridge.bootstrap import settle_long_lived_objects
-from slabridge.config import Config, load_config
+from slabridge.config.loader import Config, load_config
+from slabridge.daemon.scheduler import POLL_JOB, RECONCILE_JOB, CycleRunner, Daemon
 from slabridge.errors import ConfigError, TrackerAuthError, TrackerUnavailableError
-from slabridge.scheduler import POLL_JOB, RECONCILE_JOB, CycleRunner, Daemon
-from slabridge.service import SyncReport
 
 
 @dataclass

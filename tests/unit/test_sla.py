@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from slabridge.config import Config
+from slabridge.config.loader import Config
 from slabridge.domain.model import ClassChange, Note, SlaStatus, StatusChange, TicketHistory
 from slabridge.domain.sla import SlaPolicy, evaluate
 from tests.conftest import vienna

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slabridge.adapters.state_sqlite import (
+from slabridge.adapters.state.sqlite import (
     SqliteStateStore,
     record_from_json,
     record_to_ascii_json,

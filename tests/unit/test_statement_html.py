@@ -19,7 +19,7 @@ from slabridge.domain.hours import (
     months_between,
     settle_month,
 )
-from slabridge.statement_html import format_hours, render_statement_html
+from slabridge.render.statement_html import format_hours, render_statement_html
 
 SVG = "{http://www.w3.org/2000/svg}"
 ADVANCED = MonthTerms(

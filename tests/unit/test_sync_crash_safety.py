@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from slabridge import service
-from slabridge.adapters.state_sqlite import SqliteStateStore
-from slabridge.config import load_config
+from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.app import sync as service
+from slabridge.app.sync import Syncer
+from slabridge.config.loader import load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
     IssueRecord,
@@ -31,7 +32,6 @@ from slabridge.errors import (
     TrackerError,
     TrackerUnavailableError,
 )
-from slabridge.service import Syncer
 from tests.conftest import vienna
 from tests.unit.test_escalation import config
 from tests.unit.test_odd_tracker_data import NOW, OddTracker

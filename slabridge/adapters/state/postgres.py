@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from slabridge.adapters.state_sqlite import (
+from slabridge.adapters.state.sqlite import (
     NEXT_CHECK,
     SCHEMA,
     SqlStateStore,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import traceback
@@ -15,9 +14,9 @@ from typing import Any, NoReturn
 
 import structlog
 
-from slabridge.domain.calendar import ClosedPeriod
-from slabridge.domain.contracts import Contract
-from slabridge.domain.model import FieldRole, IssueRecord, Journal, SlaStatus, Sprint, Ticket
+from slabridge.app.board import Unclassified
+from slabridge.app.rules import judging_rules
+from slabridge.domain.model import FieldRole, IssueRecord, Journal, Sprint, Ticket
 from slabridge.domain.plan import (
     UNWRITABLE,
     Context,
@@ -25,6 +24,7 @@ from slabridge.domain.plan import (
     Rules,
     TicketUpdate,
     decide,
+    next_check,
     unwritable_key,
 )
 from slabridge.domain.values import value
@@ -60,40 +60,9 @@ BREACHED_KEY_SUFFIX = ":breached"
 RETRY_FIRST_SECONDS = 60.0
 RETRY_MAX_SECONDS = 900.0
 
-# State-store marks: slabridge's own accounts, and the scope of the last cycle.
-OWN_AUTHORS = "own_authors"
+# State-store marks: the scope and the terms of the last cycle.
 SCOPE = "scope"
 TERMS = "terms"
-
-URGENCY = {
-    SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
-    SlaStatus.MET: 4, SlaStatus.NO_TARGET: 5,
-}
-
-
-@dataclass(frozen=True)
-class Unclassified:
-    """An open issue no rule classified, and why (named, not only counted)."""
-
-    key: str
-    subject: str
-    project: str
-    reason: str
-
-    @classmethod
-    def of(cls, decision: Decision) -> Unclassified:
-        """The unclassified decision's issue, its reason with the facts rules look at."""
-        ticket = decision.ticket
-        facts = ticket.facts
-        return cls(ticket.key, ticket.subject, facts.project,
-                   f"{decision.reason} (project {facts.project}, tracker {facts.tracker}, "
-                   f"priority {facts.priority})")
-
-    def as_dict(self) -> dict[str, str]:
-        """JSON-ready."""
-        return {"issue": self.key, "subject": self.subject, "project": self.project,
-                "reason": self.reason}
-
 
 @dataclass
 class SyncReport:
@@ -865,130 +834,3 @@ class Syncer:
 def _fail(error: Exception) -> NoReturn:
     """Raise an error kept for later (see Syncer._prepare)."""
     raise error
-
-
-def next_check(decision: Decision, rules: Rules) -> datetime | None:
-    """When time alone next changes the ticket's SLA status: at risk, then due.
-
-    Running and paused tickets are looked at again then (paused ones every cycle, since
-    the pause ends with a status change); settled ones only when the tracker changes them.
-    """
-    evaluation, tier = decision.evaluation, decision.tier
-    if evaluation is None or tier is None or decision.ticket.closed:
-        return None
-    if evaluation.status is SlaStatus.PAUSED:
-        return decision.ticket.updated
-    if evaluation.status not in (SlaStatus.RUNNING, SlaStatus.AT_RISK):
-        return None
-    due = evaluation.due
-    if due is None or evaluation.target is None:
-        return None
-    if evaluation.status is SlaStatus.RUNNING:
-        # Pauses only move this later: looking a little early is harmless.
-        at_risk = tier.calendar.add(decision.ticket.received,
-                                    evaluation.target * rules.policy.at_risk_fraction)
-        return min(at_risk, due)
-    # Just after the due time the ticket is breached; look then.
-    return due + timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    """One line of the status board."""
-
-    key: str
-    subject: str
-    customer: str
-    tier: str
-    incident_class: str
-    due: datetime | None
-    left: timedelta | None
-    status: SlaStatus
-
-
-def judging_rules(rules: Rules, store: StateStore, tracker_name: str,
-                  own_authors: frozenset[str] | None = None, *,
-                  remember: bool = False) -> Rules:
-    """The rules as every judgement of an issue must use them (sync, board, explain,
-    statements): slabridge's own accounts never accept an issue.
-
-    `own_authors` come from the tracker where it is asked (sync, explain); commands that
-    read only the state store use the accounts the last sync recorded there.
-    """
-    stored_text = store.mark(tracker_name, OWN_AUTHORS)
-    stored = frozenset(json.loads(stored_text)) if stored_text else frozenset()
-    if own_authors is None:
-        own_authors = stored
-    elif remember and own_authors != stored:
-        store.set_mark(tracker_name, OWN_AUTHORS, json.dumps(sorted(own_authors)))
-    return replace(rules, ignored_authors=rules.ignored_authors | own_authors)
-
-
-def board(store: StateStore, tracker_name: str, rules: Rules, now: datetime,
-          customer: str | None = None) -> list[BoardRow]:
-    """Open classified issues from the last sync, re-evaluated at `now`, most urgent first."""
-    rows = []
-    rules = judging_rules(rules, store, tracker_name)
-    for record in store.open_records(tracker_name):
-        decision = decide(record.ticket, record.journal, record, rules, now)
-        evaluation = decision.evaluation
-        if evaluation is None or decision.tier is None:
-            continue
-        who = decision.classification.customer or ""
-        if customer is not None and who != customer:
-            continue
-        rows.append(BoardRow(
-            record.ticket.key, record.ticket.subject, who, decision.tier.name,
-            evaluation.incident_class, evaluation.due, evaluation.remaining, evaluation.status,
-        ))
-    far = datetime.max.replace(tzinfo=now.tzinfo)
-    rows.sort(key=lambda r: (URGENCY[r.status], r.due or far, r.key))
-    return rows
-
-
-def unclassified(store: StateStore, tracker_name: str, rules: Rules,
-                 now: datetime) -> list[Unclassified]:
-    """Open issues from the last sync that no rule classifies now, and why."""
-    found = []
-    for record in store.open_records(tracker_name):
-        decision = decide(record.ticket, record.journal, record, rules, now)
-        if decision.evaluation is None:
-            found.append(Unclassified.of(decision))
-    return sorted(found, key=lambda u: (u.project, u.key))
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why an issue has its due time."""
-
-    decision: Decision
-    journal: Journal
-    receipt_source: str
-    closed_periods: tuple[ClosedPeriod, ...]
-    fields_in_tracker: dict[str, str]
-    contract: Contract | None = None
-    """The customer's contract in force on the day of receipt (None: the default tier)."""
-
-
-def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
-            now: datetime) -> Explanation:
-    """Read the issue now and explain its classification, due time and status."""
-    tracker.prepare()
-    ticket, journal = tracker.fetch(key)
-    record = store.get(tracker.name, key)
-    rules = judging_rules(rules, store, tracker.name, tracker.own_authors())
-    decision = decide(ticket, journal, record, rules, now)
-    periods: tuple[ClosedPeriod, ...] = ()
-    if decision.evaluation is not None and decision.tier is not None:
-        end = decision.evaluation.due or now
-        periods = tuple(decision.tier.calendar.closed_periods(ticket.received, end))
-    source = ("the receipt-time field" if ticket.received_field is not None
-              else "the issue's creation time")
-    if ticket.receipt_problem:
-        source = f"{source}, since {ticket.receipt_problem}"
-    fields = {role.value: ticket.sla_fields.get(role.value, "") for role in FieldRole}
-    customer = decision.classification.customer
-    contract = (rules.contract_for(customer, rules.contract_day(ticket.received))
-                if customer else None)
-    return Explanation(decision, journal, source, periods, fields, contract)
-

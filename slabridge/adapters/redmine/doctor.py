@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
-from slabridge.adapters.redmine import RedmineTracker
-from slabridge.doctor import Check, Needs
+from slabridge.adapters.redmine.tracker import RedmineTracker
+from slabridge.app.doctor import Check, Needs
 
 # Permission -> (name in Redmine's role form, module that must be enabled in the project)
 PERMISSIONS: Mapping[str, tuple[str, str]] = {

@@ -35,10 +35,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from slabridge.adapters.state_postgres import LeaderLock
-from slabridge.adapters.state_sqlite import SqlStateStore
+from slabridge.adapters.state.postgres import LeaderLock
+from slabridge.adapters.state.sqlite import SqlStateStore
+from slabridge.app.hours import HoursService, monthly_summary
+from slabridge.app.sync import SyncReport
 from slabridge.bootstrap import build_leader_lock, build_syncer, settle_long_lived_objects
-from slabridge.config import Config, load_config
+from slabridge.config.loader import Config, load_config
+from slabridge.config.settings import DaemonSettings
+from slabridge.daemon.health import HealthServer, Monitor
 from slabridge.errors import (
     ConfigError,
     SlabridgeError,
@@ -46,10 +50,6 @@ from slabridge.errors import (
     TrackerError,
     TrackerUnavailableError,
 )
-from slabridge.health import HealthServer, Monitor
-from slabridge.hours_service import HoursService, monthly_summary
-from slabridge.service import SyncReport
-from slabridge.settings import DaemonSettings
 
 log = structlog.get_logger("slabridge.daemon")
 

@@ -2,7 +2,7 @@
 
 `Monitor` turns cycle outcomes into the health verdict and the metrics (its own
 CollectorRegistry, so nothing global leaks in); `HealthServer` serves both from a background
-thread. The daemon (slabridge/scheduler.py) feeds the monitor after every cycle.
+thread. The daemon (slabridge/daemon/scheduler.py) feeds the monitor after every cycle.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from prometheus_client import (
     generate_latest,
 )
 
+from slabridge.app.sync import SyncReport
 from slabridge.domain.model import SlaStatus
 from slabridge.logs import scrub_text
-from slabridge.service import SyncReport
 
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 

@@ -2,7 +2,7 @@
 
 This module is pure: `needs_of` reads the configuration, `render_text` and `render_json`
 format checks. The checks themselves read the tracker (GET only) in
-`slabridge/adapters/redmine_doctor.py` and `slabridge/adapters/jira_doctor.py`.
+`slabridge/adapters/redmine/doctor.py` and `slabridge/adapters/jira/doctor.py`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from slabridge.config import Config
+from slabridge.config.loader import Config
+from slabridge.config.settings import FieldNameSettings
 from slabridge.domain.model import Handling
-from slabridge.settings import FieldNameSettings
 
 FIELD_ROLES = ("response_due", "response_due_date", "sla_class", "sla_status", "sla_handling")
 

@@ -12,8 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from slabridge.calendars import DatedClosure, DaysOffProvider, read_ical_closures
-from slabridge.config_source import Source, read_config
+from slabridge.config.closures import DatedClosure, DaysOffProvider, read_ical_closures
+from slabridge.config.settings import MatchSettings, Settings, TierSettings, validate
+from slabridge.config.source import Source, read_config
 from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.classify import Match, Rule
@@ -31,7 +32,6 @@ from slabridge.domain.model import HANDLING_TEXT, SlaStatus
 from slabridge.domain.plan import Rules
 from slabridge.domain.sla import SlaPolicy
 from slabridge.errors import ConfigError, ConfigProblem, UsageError
-from slabridge.settings import MatchSettings, Settings, TierSettings, validate
 
 CONFIG_ENV = "SLABRIDGE_CONFIG"
 LOCAL_CONFIG = Path("slabridge.yaml")

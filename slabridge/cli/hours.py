@@ -9,11 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from slabridge.bootstrap import build_store, build_tracker
-from slabridge.config import find_config_path, load_config
-from slabridge.domain.hours import Unattributed
-from slabridge.errors import UsageError
-from slabridge.hours_service import (
+from slabridge.app.hours import (
     CustomerMonth,
     HoursService,
     check_month,
@@ -21,7 +17,11 @@ from slabridge.hours_service import (
     statements_json,
     unattributed_dict,
 )
-from slabridge.statement_html import render_statement_html
+from slabridge.bootstrap import build_store, build_tracker
+from slabridge.config.loader import find_config_path, load_config
+from slabridge.domain.hours import Unattributed
+from slabridge.errors import UsageError
+from slabridge.render.statement_html import render_statement_html
 
 COLUMNS = ("customer", "tier", "month", "included", "used", "credit_in", "credit_out",
            "lapsed", "billable_hours", "surcharge_hours", "fee", "extra_amount",

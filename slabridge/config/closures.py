@@ -11,8 +11,8 @@ import holidays
 import icalendar
 from dateutil.easter import easter
 
+from slabridge.config.settings import ClosureSettings, HolidaySettings
 from slabridge.domain.calendar import DayOff
-from slabridge.settings import ClosureSettings, HolidaySettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from slabridge.config_source import PathKey, Source, dotted
+from slabridge.config.source import PathKey, Source, dotted
 from slabridge.domain.calendar import WEEKDAYS, Window
 from slabridge.domain.durations import ServiceDuration
 from slabridge.domain.hours import month_start

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from slabridge.service import Explanation
+from slabridge.app.explain import Explanation
 
 
 def _iso(value: datetime | None, zone: tzinfo | None = None) -> str | None:

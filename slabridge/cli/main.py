@@ -9,7 +9,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from slabridge import __version__, hours_cli
+from slabridge import __version__
+from slabridge.app.board import Unclassified, board, unclassified
+from slabridge.app.doctor import failures, render_json, render_text
+from slabridge.app.explain import explain
 from slabridge.bootstrap import (
     build_store,
     build_syncer,
@@ -17,14 +20,13 @@ from slabridge.bootstrap import (
     run_doctor,
     settle_long_lived_objects,
 )
-from slabridge.config import Config, find_config_path, load_config
-from slabridge.doctor import failures, render_json, render_text
+from slabridge.cli import hours as hours_cli
+from slabridge.config.loader import Config, find_config_path, load_config
+from slabridge.config.settings import json_schema
 from slabridge.errors import SlabridgeError, UsageError
-from slabridge.explaining import explanation_dict, explanation_text
 from slabridge.logs import configure as configure_logs
 from slabridge.logs import scrub_text
-from slabridge.service import Unclassified, board, explain, unclassified
-from slabridge.settings import json_schema
+from slabridge.render.explanation import explanation_dict, explanation_text
 
 EXIT_OK = 0
 EXIT_BUG = 3
@@ -208,7 +210,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon: poll cycles, the nightly reconciliation, /healthz and /metrics."""
     # Imported here so that the one-shot commands do not pay for APScheduler and prometheus.
-    from slabridge.scheduler import Daemon
+    from slabridge.daemon.scheduler import Daemon
 
     configure_logs(json_output=True if args.json_logs else None, level=args.log_level)
     path = find_config_path(args.config)

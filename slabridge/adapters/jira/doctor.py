@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
-from slabridge.adapters.jira import PROPERTY, JiraTracker
-from slabridge.doctor import Check, Needs
+from slabridge.adapters.jira.tracker import PROPERTY, JiraTracker
+from slabridge.app.doctor import Check, Needs
 
 # Jira's field types (schema.type) slabridge can write each value into.
 FIELD_TYPES: Mapping[str, tuple[str, ...]] = {

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from slabridge.adapters.state_sqlite import SqlStateStore
-from slabridge.config import Config
+from slabridge.adapters.state.sqlite import SqlStateStore
+from slabridge.app.rules import judging_rules
+from slabridge.config.loader import Config
 from slabridge.domain.classify import Match, Rule, classify, first_match
 from slabridge.domain.hours import (
     HOUR_SECONDS,
@@ -31,7 +32,6 @@ from slabridge.domain.model import SlaStatus, TicketFacts
 from slabridge.domain.plan import decide
 from slabridge.errors import UsageError
 from slabridge.ports import Tracker
-from slabridge.service import judging_rules
 
 HISTORY = 12
 

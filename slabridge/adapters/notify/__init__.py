@@ -1,0 +1,1 @@
+"""Notification channels: e-mail and webhooks."""

@@ -1,0 +1,1 @@
+"""The Redmine adapter: the Tracker port on Redmine's REST API, and its doctor."""

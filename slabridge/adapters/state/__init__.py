@@ -1,0 +1,1 @@
+"""State stores: what slabridge has decided and written, in SQLite or PostgreSQL."""

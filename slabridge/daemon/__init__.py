@@ -1,0 +1,1 @@
+"""`slabridge run`: the scheduler, and the health and metrics listener."""

@@ -1,0 +1,1 @@
+"""Output for people: statements (HTML, Textile) and explanations."""
