@@ -767,7 +767,7 @@ class Syncer:
             outcome = decide(other, record.journal if record else None, record, self.rules,
                              other.received)
             if (outcome.classification.customer == customer
-                    and outcome.classification.incident_class == "critical"
+                    and outcome.classification.incident_class in self.rules.emergency_classes
                     and other.received.astimezone(zone).strftime("%Y-%m") == month
                     and not tier.calendar.is_open(other.received)):
                 received[other.key] = other.received

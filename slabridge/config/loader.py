@@ -333,6 +333,8 @@ class Config:
             contract_zone=self.contract_zone,
             escalations=self.escalations(),
             standard_critical=self.settings.handling.standard_critical,
+            emergency_classes=frozenset(
+                key for key, c in self.settings.classes.items() if c.emergency),
             on_call_channel=self.settings.escalation.on_call_channel,
         )
 

@@ -258,6 +258,11 @@ class IncidentClassSettings(Strict):
         default="", description="a name, or names by notes language ({en: ..., de: ...})")
     definition: str = ""
     examples: tuple[str, ...] = ()
+    emergency: bool = Field(
+        default=False,
+        description="incidents of this class are emergencies: received outside service hours "
+                    "they count against the contract's emergency tickets, their escalations "
+                    "run outside service hours too and reach the on-call channel")
 
 
 class ClassTermsSettings(Strict):

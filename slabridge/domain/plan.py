@@ -54,8 +54,11 @@ class Rules:
     escalations: Escalations | None = None
     standard_critical: str = "mark"
     """Critical on a tier whose handling is current_sprint: "move" into it, or "mark"."""
+    emergency_classes: frozenset[str] = frozenset()
+    """Classes whose incidents are emergencies (classes.<name>.emergency): outside service
+    hours they count against the contract's emergency tickets and escalate at once."""
     on_call_channel: str | None = None
-    """Channel for critical escalations outside service hours on 24/7 contracts."""
+    """Channel for emergency escalations outside service hours on 24/7 contracts."""
     terms_changed: bool = False
     """The contract terms changed since the last cycle (a reload): a due time that moves
     because of them is noted, not only written to the fields."""
@@ -260,12 +263,13 @@ def decide(
         and sprint_key not in done
         and _moves_into_sprint(tier, incident_class, rules)
     )
-    # Only critical tickets and escalations need the contract itself (not just the tier).
+    # Only emergencies and escalations need the contract itself (not just the tier).
+    emergency = incident_class in rules.emergency_classes
     contract = (rules.contract_for(customer, contract_day)
-                if incident_class == "critical" or rules.escalations is not None else None)
+                if emergency or rules.escalations is not None else None)
     classified_key = f"classified:{customer}:{incident_class}"
     needs_emergency = (
-        incident_class == "critical"
+        emergency
         and classified_key not in done
         and contract is not None
         and contract.emergency_tickets > 0
@@ -424,8 +428,8 @@ def _escalation(
     step, passed = due_step(steps, evaluation.status, keys, done)
     if step is None:
         return None
-    if incident_class != "critical" and not tier.calendar.is_open(now):
-        return None  # non-critical escalations wait for the tier's service hours
+    if incident_class not in rules.emergency_classes and not tier.calendar.is_open(now):
+        return None  # other escalations wait for the tier's service hours
     mentions = " ".join(f"@{person}" for person in step.mention)
     text = rules.templates.line("escalation", {
         "step": step.name, "mentions": mentions,
@@ -452,7 +456,8 @@ def _unconfirmed_notifications(
     if not taken:
         return ()
     step, key = taken[-1]
-    if not step.notify or (incident_class != "critical" and not tier.calendar.is_open(now)):
+    if not step.notify or (incident_class not in rules.emergency_classes
+                           and not tier.calendar.is_open(now)):
         return ()
     sent = _notifications(ticket, customer, incident_class, tier, evaluation, contract,
                           ("", (key,), step), rules, now)
@@ -470,7 +475,7 @@ def _notifications(
     _, keys, step = escalation
     channels = list(step.notify)
     after_hours = not tier.calendar.is_open(now)
-    if (after_hours and incident_class == "critical" and contract is not None
+    if (after_hours and incident_class in rules.emergency_classes and contract is not None
             and contract.reachability_24x7 and rules.on_call_channel):
         channels.append(rules.on_call_channel)
     subject = (f"[SLA {evaluation.status.value.replace('_', ' ')}] {ticket.key} "
