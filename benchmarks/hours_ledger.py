@@ -42,7 +42,7 @@ ADVANCED = MonthTerms(
 )
 STANDARD = MonthTerms(
     tier="standard", model="hourly", included=Decimal(0), credit_cap_months=0,
-    surcharge=Decimal("0.20"), hourly_rate=Decimal(110),
+    surcharge=Decimal("0.20"), hourly_rate=Decimal(110), surcharged_classes=frozenset({"critical"}),
 )
 CLASSES = ("critical", "minor", "trivial", None)
 CLASS_WEIGHTS = (5, 60, 15, 20)

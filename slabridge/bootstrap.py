@@ -15,15 +15,16 @@ from slabridge.adapters.notify.webhook import WebhookNotifier
 from slabridge.adapters.redmine import doctor as redmine_doctor
 from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.adapters.state.postgres import LeaderLock, PostgresStateStore
-from slabridge.adapters.state.sqlite import SqliteStateStore, SqlStateStore
+from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.doctor import Check, needs_of
+from slabridge.app.hours import HoursService
 from slabridge.app.sync import Syncer
 from slabridge.config.loader import Config
 from slabridge.config.settings import FieldNameSettings, env_variables, expand_env
 from slabridge.config.source import BUILTIN_DIR
 from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret
-from slabridge.ports import Notifier, Tracker
+from slabridge.ports import HoursStore, Notifier, Tracker
 
 
 def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Tracker:
@@ -136,7 +137,7 @@ def state_path(config: Config, environ: dict[str, str] | None = None) -> Path:
 
 
 def build_store(config: Config, environ: dict[str, str] | None = None, *,
-                dry_run: bool = False) -> SqlStateStore:
+                dry_run: bool = False) -> HoursStore:
     """The configured state store; a dry run never creates one that does not exist yet."""
     environ = dict(os.environ if environ is None else environ)
     state = config.settings.state
@@ -166,6 +167,13 @@ def build_syncer(config: Config, *, dry_run: bool = False) -> Syncer:
     overlap = timedelta(seconds=config.settings.tracker.overlap_seconds)  # type: ignore[union-attr]
     return Syncer(tracker, store, config.rules(), overlap, build_notifiers(config),
                   scope=config.scope_fingerprint(), terms=config.terms_fingerprint())
+
+
+def build_hours_service(config: Config) -> HoursService:
+    """The hour statements of the configured customers, with a tracker and a store
+    connection of their own (the CLI's `hours`, the daemon's monthly summary); the caller
+    closes the store when done."""
+    return HoursService(build_tracker(config), build_store(config), config)
 
 
 def settle_long_lived_objects() -> None:

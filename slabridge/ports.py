@@ -1,4 +1,5 @@
-"""The interfaces the service needs from the outside world: a tracker and a state store."""
+"""The interfaces the use cases need from the outside world: a tracker, a state store and
+its hour ledger, notification channels."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from slabridge.domain.model import IssueRecord, Journal, Sprint, Ticket, TimeEntryBatch
+from slabridge.domain.model import (
+    IssueRecord,
+    Journal,
+    Sprint,
+    Ticket,
+    TimeEntry,
+    TimeEntryBatch,
+)
 from slabridge.domain.plan import Notification, TicketUpdate
 
 
@@ -135,4 +143,31 @@ class StateStore(Protocol):
 
     def set_mark(self, tracker: str, key: str, value: str) -> None:
         """Remember a value."""
+        ...
+
+
+class HoursStore(StateStore, Protocol):
+    """A state store that also keeps the hour ledger: time entries and posted statements."""
+
+    def replace_time_entries(
+        self, tracker: str, entries: list[TimeEntry], first_day: date | None = None
+    ) -> None:
+        """Store entries; with `first_day`, entries from then on that are gone are deleted."""
+        ...
+
+    def time_entries(self, tracker: str) -> list[tuple[str, str | None, str | None, date, int]]:
+        """(id, ticket key, project, day, seconds) of every stored entry."""
+        ...
+
+    def posted_statements(self, tracker: str, customer: str) -> dict[str, dict[str, str]]:
+        """month -> frozen {entry id: hours} of the statements already posted."""
+        ...
+
+    def statement_location(self, tracker: str, customer: str, month: str) -> str | None:
+        """Where a posted statement lives (wiki page, comment id), if posted."""
+        ...
+
+    def freeze_statement(self, tracker: str, customer: str, month: str,
+                         entries: dict[str, str], location: str, posted: datetime) -> None:
+        """Record a posted statement; later changes to its month become adjustments."""
         ...

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from slabridge.app.rules import judging_rules
 from slabridge.domain.model import SlaStatus
-from slabridge.domain.plan import Decision, Rules, decide
+from slabridge.domain.plan import Decision, Rules, assess
 from slabridge.ports import StateStore
 
 URGENCY = {
@@ -64,7 +64,7 @@ def board(store: StateStore, tracker_name: str, rules: Rules, now: datetime,
     rows = []
     rules = judging_rules(rules, store, tracker_name)
     for record in store.open_records(tracker_name):
-        decision = decide(record.ticket, record.journal, record, rules, now)
+        decision = assess(record.ticket, record.journal, record, rules, now)
         evaluation = decision.evaluation
         if evaluation is None or decision.tier is None:
             continue
@@ -85,7 +85,7 @@ def unclassified(store: StateStore, tracker_name: str, rules: Rules,
     """Open issues from the last sync that no rule classifies now, and why."""
     found = []
     for record in store.open_records(tracker_name):
-        decision = decide(record.ticket, record.journal, record, rules, now)
+        decision = assess(record.ticket, record.journal, record, rules, now)
         if decision.evaluation is None:
             found.append(Unclassified.of(decision))
     return sorted(found, key=lambda u: (u.project, u.key))

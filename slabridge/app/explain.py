@@ -9,7 +9,7 @@ from slabridge.app.rules import judging_rules
 from slabridge.domain.calendar import ClosedPeriod
 from slabridge.domain.contracts import Contract
 from slabridge.domain.model import FieldRole, Journal
-from slabridge.domain.plan import Decision, Rules, decide
+from slabridge.domain.plan import Decision, Rules, assess
 from slabridge.ports import StateStore, Tracker
 
 
@@ -33,7 +33,7 @@ def explain(tracker: Tracker, store: StateStore, rules: Rules, key: str,
     ticket, journal = tracker.fetch(key)
     record = store.get(tracker.name, key)
     rules = judging_rules(rules, store, tracker.name, tracker.own_authors())
-    decision = decide(ticket, journal, record, rules, now)
+    decision = assess(ticket, journal, record, rules, now)
     periods: tuple[ClosedPeriod, ...] = ()
     if decision.evaluation is not None and decision.tier is not None:
         end = decision.evaluation.due or now

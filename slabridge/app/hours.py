@@ -8,7 +8,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from slabridge.adapters.state.sqlite import SqlStateStore
 from slabridge.app.rules import judging_rules
 from slabridge.config.loader import Config
 from slabridge.domain.classify import Match, Rule, classify, first_match
@@ -28,10 +27,10 @@ from slabridge.domain.hours import (
     percent,
     shift_month,
 )
-from slabridge.domain.model import SlaStatus, TicketFacts
-from slabridge.domain.plan import decide
+from slabridge.domain.model import Handling, SlaStatus, TicketFacts
+from slabridge.domain.plan import assess
 from slabridge.errors import UsageError
-from slabridge.ports import Tracker
+from slabridge.ports import HoursStore, Tracker
 
 HISTORY = 12
 
@@ -71,7 +70,7 @@ def check_month(text: str) -> str:
 class HoursService:
     """Statements for one tracker's customers from the state store's time entries."""
 
-    def __init__(self, tracker: Tracker, store: SqlStateStore, config: Config) -> None:
+    def __init__(self, tracker: Tracker, store: HoursStore, config: Config) -> None:
         self.tracker = tracker
         self.store = store
         self.config = config
@@ -148,6 +147,9 @@ class HoursService:
             surcharge=billing.critical_current_sprint_surcharge,
             hourly_rate=contract.hourly_rate, extra_hourly_rate=contract.extra_hourly_rate,
             monthly_fee=contract.monthly_fee,
+            surcharged_classes=frozenset(
+                name for name, terms in tier.classes.items()
+                if terms.handling is Handling.CURRENT_SPRINT),
         )
 
     def statements(self, month: str, customer: str | None, now: datetime) -> list[CustomerMonth]:
@@ -200,7 +202,7 @@ class HoursService:
             ticket = record.ticket
             if month_of(self.config.contract_day(ticket.received)) != month:
                 continue
-            decision = decide(ticket, record.journal, record, rules, now)
+            decision = assess(ticket, record.journal, record, rules, now)
             evaluation = decision.evaluation
             if evaluation is None or decision.classification.customer != customer:
                 continue
@@ -382,6 +384,7 @@ def monthly_summary(service: HoursService, today: date, now: datetime) -> list[s
     name = service.tracker.name
     if service.store.mark(name, f"monthly-summary:{last}"):
         return None
+    service.tracker.prepare()
     service.refresh(today)
     results = service.statements(last, None, now)
     targets = service.config.settings.hours.post_to

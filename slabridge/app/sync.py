@@ -16,14 +16,18 @@ import structlog
 
 from slabridge.app.board import Unclassified
 from slabridge.app.rules import judging_rules
+from slabridge.domain.emergency import emergency_count
 from slabridge.domain.model import FieldRole, IssueRecord, Journal, Sprint, Ticket
 from slabridge.domain.plan import (
+    NO_CONTEXT,
     UNWRITABLE,
     Context,
     Decision,
+    Needs,
     Rules,
     TicketUpdate,
     decide,
+    needs_of,
     next_check,
     unwritable_key,
 )
@@ -514,16 +518,8 @@ class Syncer:
             journal, journal_as_of, fresh_journal = (
                 Journal(initial_status=ticket.status), ticket.updated, True
             )
-        accepted = record.accepted_at if record else None
-        decision = decide(ticket, journal, record, rules, now)
-        needs_journal = (
-            decision.evaluation is not None
-            and decision.evaluation.target is not None
-            and not ticket.closed
-            and accepted is None
-            and journal_as_of != ticket.updated
-        )
-        if needs_journal:
+        needs = needs_of(ticket, record, rules)
+        if needs.journal and journal_as_of != ticket.updated:
             # Acceptance (status change or public note) is only in the journal. Even after
             # slabridge's own write it is read again: someone's note can have come between
             # the listing that decided the write and the write (a first cycle writes for
@@ -531,14 +527,13 @@ class Syncer:
             journal, journal_as_of, fresh_journal = (
                 self.tracker.journal(ticket.key), ticket.updated, True
             )
-            decision = decide(ticket, journal, record, rules, now)
         if journal_as_of is not None and journal_as_of > self._journals_settled_before:
             # Changed just before the listing: a change later in the same second would
             # leave the update time as it is, so this journal is read again next cycle.
             journal_as_of = None
-        if decision.wants_sprint or decision.needs_emergency_count:
-            context = self._context(decision, report, dry_run)
-            decision = decide(ticket, journal, record, rules, now, context)
+        context = (self._context(ticket, needs, rules, report, dry_run)
+                   if needs.sprint or needs.emergency_count else NO_CONTEXT)
+        decision = decide(ticket, journal, record, rules, now, context)
         report.evaluated += 1
         if self._open_statuses is not None:
             if decision.evaluation is None or ticket.closed:
@@ -717,11 +712,11 @@ class Syncer:
         # work after each one is kept to this.
         self._written.append((write, done))
 
-    def _context(self, decision: Decision, report: SyncReport, dry_run: bool) -> Context:
-        """Look up what the decision asked for: the current sprint, the emergency count."""
-        ticket = decision.ticket
+    def _context(self, ticket: Ticket, needs: Needs, rules: Rules, report: SyncReport,
+                 dry_run: bool) -> Context:
+        """Look up what the decision needs: the current sprint, the emergency count."""
         sprint = None
-        if decision.wants_sprint:
+        if needs.sprint:
             project = ticket.facts.project
             cached = self._sprints.get(project)
             if cached is None or time.monotonic() - cached[1] > SPRINT_TTL_SECONDS:
@@ -741,46 +736,25 @@ class Syncer:
                     self._log.warning("no_current_sprint", project=project, reason=why)
             sprint = self._sprints[project][0]
         emergency = None
-        if decision.needs_emergency_count:
-            emergency = self._emergency_number(decision, report)
-        return Context(current_sprint=sprint, sprint_known=decision.wants_sprint,
-                       emergency=emergency)
+        if needs.emergency_count:
+            emergency = self._emergency_number(ticket, rules, report)
+        return Context(current_sprint=sprint, emergency=emergency)
 
-    def _emergency_number(self, decision: Decision, report: SyncReport) -> tuple[int, int]:
-        """This ticket's place among its customer's emergency tickets of the month."""
-        ticket, tier = decision.ticket, decision.tier
-        customer = decision.classification.customer
-        assert tier is not None and customer is not None  # noqa: S101 - classified
-        contract = self.rules.contract_for(customer, self.rules.contract_day(ticket.received))
-        quota = contract.emergency_tickets if contract else 0
-        zone = tier.calendar.zone
-        month = ticket.received.astimezone(zone).strftime("%Y-%m")
+    def _emergency_number(self, ticket: Ticket, rules: Rules,
+                          report: SyncReport) -> tuple[int, int]:
+        """This ticket's place among its customer's emergency tickets of the month: the
+        stored tickets and this cycle's (stored or not yet) counted by the domain."""
         if self._all_records is None:
             self._all_records = self.store.all_records(self.tracker.name)
-        received = {ticket.key: ticket.received}
-        # Tickets of this cycle count too, stored or not yet (the listing is newest first).
-        candidates = [(r.ticket, r) for r in self._all_records if r.ticket.key not in
-                      self._listed] + [(t, None) for t in self._listed.values()]
-        for other, record in candidates:
-            if other.key in received:
-                continue
-            outcome = decide(other, record.journal if record else None, record, self.rules,
-                             other.received)
-            if (outcome.classification.customer == customer
-                    and outcome.classification.incident_class in self.rules.emergency_classes
-                    and other.received.astimezone(zone).strftime("%Y-%m") == month
-                    and not tier.calendar.is_open(other.received)):
-                received[other.key] = other.received
-        order = sorted(received, key=lambda key: (received[key], key))
-        number = order.index(ticket.key) + 1
-        if number > quota:
+        others = [r.ticket for r in self._all_records if r.ticket.key not in self._listed]
+        count = emergency_count(ticket, [*others, *self._listed.values()], rules)
+        if count.number > count.quota:
             report.problems.append(
-                f"customer {customer} is over its emergency-ticket quota in {month}: "
-                f"{number} of {quota} ({ticket.key})"
-            )
-            self._log.warning("emergency_quota_exceeded", customer=customer, month=month,
-                              number=number, quota=quota)
-        return number, quota
+                f"customer {count.customer} is over its emergency-ticket quota in "
+                f"{count.month}: {count.number} of {count.quota} ({ticket.key})")
+            self._log.warning("emergency_quota_exceeded", customer=count.customer,
+                              month=count.month, number=count.number, quota=count.quota)
+        return count.number, count.quota
 
     def _notifier(self, channel: str) -> Notifier:
         notifier = self.notifiers.get(channel)

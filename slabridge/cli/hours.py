@@ -11,13 +11,12 @@ from pathlib import Path
 
 from slabridge.app.hours import (
     CustomerMonth,
-    HoursService,
     check_month,
     statement_dict,
     statements_json,
     unattributed_dict,
 )
-from slabridge.bootstrap import build_store, build_tracker
+from slabridge.bootstrap import build_hours_service
 from slabridge.config.loader import find_config_path, load_config
 from slabridge.domain.hours import Unattributed
 from slabridge.errors import UsageError
@@ -58,9 +57,8 @@ def cmd_hours(args: argparse.Namespace) -> int:
     month = check_month(args.month)
     fmt = output_format(args.format, args.json)
     config = load_config(find_config_path(args.config))
-    tracker = build_tracker(config)
-    store = build_store(config)
-    service = HoursService(tracker, store, config)
+    service = build_hours_service(config)
+    tracker = service.tracker
     now = datetime.now(UTC)
     if args.post:
         service.check_post_places(month, args.customer)

@@ -36,10 +36,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from slabridge.adapters.state.postgres import LeaderLock
-from slabridge.adapters.state.sqlite import SqlStateStore
 from slabridge.app.hours import HoursService, monthly_summary
 from slabridge.app.sync import SyncReport
-from slabridge.bootstrap import build_leader_lock, build_syncer, settle_long_lived_objects
+from slabridge.bootstrap import (
+    build_hours_service,
+    build_leader_lock,
+    build_syncer,
+    settle_long_lived_objects,
+)
 from slabridge.config.loader import Config, load_config
 from slabridge.config.settings import DaemonSettings
 from slabridge.daemon.health import HealthServer, Monitor
@@ -96,6 +100,7 @@ class CycleRunner(Protocol):
 
 
 SyncerFactory = Callable[[Config], CycleRunner]
+HoursFactory = Callable[[Config], HoursService]
 ConfigLoader = Callable[[Path | None], Config]
 
 
@@ -162,6 +167,7 @@ class Daemon:
         self, config_path: Path | None, config: Config, *,
         overrides: Mapping[str, Any] | None = None,
         build: SyncerFactory = build_syncer, load: ConfigLoader = load_config,
+        hours: HoursFactory = build_hours_service,
         leader: LeaderLock | None = None,
         settle: Callable[[], None] = settle_long_lived_objects,
     ) -> None:
@@ -169,6 +175,7 @@ class Daemon:
         self._settle = settle  # gc.freeze of what the build made (tests: nothing)
         self._overrides = dict(overrides or {})  # command-line values win over every reload
         self._build = build
+        self._hours = hours
         self._load = load
         self._config = config
         self.settings = self._settings(config)
@@ -344,15 +351,14 @@ class Daemon:
         """The monthly hour summary, on the first working day of the month (once)."""
         if self._stop.is_set() or self._syncer is None or not self._active:
             return
-        syncer = self._syncer
-        store = syncer.store
-        if not isinstance(store, SqlStateStore):
-            return
-        service = HoursService(syncer.tracker, store, self._config)  # type: ignore[arg-type]
         now = datetime.now(UTC)
         zone = self._reconcile_at[2]
         try:
-            posted = monthly_summary(service, now.astimezone(zone).date(), now)
+            service = self._hours(self._config)
+            try:
+                posted = monthly_summary(service, now.astimezone(zone).date(), now)
+            finally:
+                service.store.close()
         except Exception as error:
             _log_failure("monthly_summary_failed", error)
             return

@@ -86,6 +86,9 @@ class MonthTerms:
     hourly_rate: Decimal | None = None
     extra_hourly_rate: Decimal | None = None
     monthly_fee: Decimal | None = None
+    surcharged_classes: frozenset[str] = frozenset()
+    """Classes whose hours in the current sprint carry the surcharge: those the tier
+    handles in the current sprint (the sheet: critical incidents on Standard)."""
 
 
 @value
@@ -214,7 +217,7 @@ def build_ledger(
             continue
         hours[month] = hours.get(month, ZERO) + booking.hours
         counts[month] = counts.get(month, 0) + 1
-        if booking.incident_class == "critical" and booking.current_sprint:
+        if booking.current_sprint and booking.incident_class in terms_for[month].surcharged_classes:
             surcharge[month] = surcharge.get(month, ZERO) + booking.hours
     statements: list[Statement] = []
     credit = opening_credit

@@ -122,13 +122,27 @@ class Context:
     """Facts from outside the ticket that the decision needs, gathered by the service."""
 
     current_sprint: Sprint | None = None
-    sprint_known: bool = False
-    """Whether the current sprint was looked up (False: it is not needed, or not yet)."""
     emergency: tuple[int, int] | None = None
     """(this ticket's number among the month's emergency tickets, the contract's quota)."""
 
 
 NO_CONTEXT = Context()
+
+
+@value
+class Needs:
+    """What one ticket's decision needs from outside the ticket and its record (needs_of):
+    the shell gathers it once, then the decision runs once."""
+
+    journal: bool = False
+    """An up-to-date journal: the response is only seen there."""
+    sprint: bool = False
+    """The current sprint: the ticket goes into it."""
+    emergency_count: bool = False
+    """The ticket's number among its customer's emergency tickets of the month."""
+
+
+NO_NEEDS = Needs()
 
 
 @value
@@ -175,10 +189,6 @@ class Decision:
     reason: str = ""
     """Why nothing is evaluated (unclassified), or empty."""
     desired_fields: Mapping[str, str] = field(default_factory=dict)
-    wants_sprint: bool = False
-    """The ticket should go into the current sprint and is in none."""
-    needs_emergency_count: bool = False
-    """A critical ticket received outside service hours awaiting its first note."""
 
     @property
     def classified(self) -> bool:
@@ -211,6 +221,36 @@ def _class_changes(record: IssueRecord | None, incident_class: str, at: datetime
     return known
 
 
+def needs_of(ticket: Ticket, record: IssueRecord | None, rules: Rules) -> Needs:
+    """What deciding `ticket` needs from outside it and its record, asked before the one
+    decision: its journal (only there is a response seen), the current sprint, the
+    emergency count.
+
+    Judged on the record's journal: a fresher one can only settle more (a note slabridge
+    wrote), so what is gathered here may go unused but is never missing.
+    """
+    if ticket.closed:
+        return NO_NEEDS  # evaluated, never written: history only
+    classification = rules.classifier(ticket.facts)
+    customer, incident_class = classification.customer, classification.incident_class
+    if customer is None or incident_class is None:
+        return NO_NEEDS
+    contract_day = rules.contract_day(ticket.received)
+    tier = rules.tier_for(customer, contract_day)
+    done = _done(record, record.journal if record else None)
+    contract = (rules.contract_for(customer, contract_day)
+                if incident_class in rules.emergency_classes else None)
+    return Needs(
+        journal=(tier.response_target(incident_class) is not None
+                 and (record is None or record.accepted_at is None)),
+        sprint=_wants_sprint(ticket, customer, incident_class, tier, done, rules),
+        emergency_count=(
+            contract is not None and contract.emergency_tickets > 0
+            and f"classified:{customer}:{incident_class}" not in done
+            and not tier.calendar.is_open(ticket.received)),
+    )
+
+
 def decide(
     ticket: Ticket,
     journal: Journal | None,
@@ -219,19 +259,36 @@ def decide(
     now: datetime,
     context: Context = NO_CONTEXT,
 ) -> Decision:
-    """Classify and evaluate `ticket`, and plan the update that brings the tracker up to date.
+    """Assess `ticket` and plan the update that brings the tracker up to date, in one pass
+    over what the shell gathered (see needs_of).
 
-    Closed tickets are evaluated but never written to: slabridge does not annotate history.
+    Closed tickets are assessed but never written to: slabridge does not annotate history.
     """
+    assessment = assess(ticket, journal, record, rules, now)
+    if assessment.evaluation is None or ticket.closed:
+        return assessment
+    update = plan(assessment, journal, record, rules, now, context)
+    if update is None:
+        return assessment
+    a = assessment  # all fields: replace() costs three times as much, per ticket
+    return Decision(a.ticket, a.classification, a.class_changes, a.tier, a.evaluation, update,
+                    a.reason, a.desired_fields)
+
+
+def assess(
+    ticket: Ticket, journal: Journal | None, record: IssueRecord | None, rules: Rules,
+    now: datetime,
+) -> Decision:
+    """Classify and evaluate `ticket` as of `now`: what the board, explain and the
+    statements need, and what the plan builds on (a Decision without an update)."""
     classification = rules.classifier(ticket.facts)
     if classification.customer is None:
         return Decision(ticket, classification, reason="no customer rule matched")
     if classification.incident_class is None:
         return Decision(ticket, classification, reason="no class rule matched")
-    customer, incident_class = classification.customer, classification.incident_class
+    incident_class = classification.incident_class
     received = ticket.received
-    contract_day = rules.contract_day(received)
-    tier = rules.tier_for(customer, contract_day)
+    tier = rules.tier_for(classification.customer, rules.contract_day(received))
     changes = _class_changes(record, incident_class, ticket.updated)
     journal = journal or Journal(ticket.status)
     history = TicketHistory(
@@ -255,30 +312,28 @@ def decide(
         SLA_STATUS: evaluation.status.value,
         SLA_HANDLING: _handling_mark(tier, incident_class, rules),
     }
-    done = record.done_keys | journal.own_note_keys if record else journal.own_note_keys
-    sprint_key = f"sprint:{customer}:{incident_class}"
-    wants_sprint = (
-        not ticket.closed
-        and ticket.sprint is None
-        and sprint_key not in done
-        and _moves_into_sprint(tier, incident_class, rules)
-    )
+    return Decision(ticket, classification, changes, tier, evaluation, desired_fields=desired)
+
+
+def plan(
+    assessment: Decision, journal: Journal | None, record: IssueRecord | None, rules: Rules,
+    now: datetime, context: Context = NO_CONTEXT,
+) -> TicketUpdate | None:
+    """The one update an open, classified ticket needs: changed fields, at most one note,
+    the sprint move and the escalation step due (None: nothing to write or send)."""
+    ticket, tier, evaluation = assessment.ticket, assessment.tier, assessment.evaluation
+    customer = assessment.classification.customer
+    incident_class = assessment.classification.incident_class
+    assert tier is not None and evaluation is not None  # noqa: S101 - assessed, classified
+    assert customer is not None and incident_class is not None  # noqa: S101
+    desired = assessment.desired_fields
+    done = _done(record, journal)
+    contract_day = rules.contract_day(ticket.received)
     # Only emergencies and escalations need the contract itself (not just the tier).
-    emergency = incident_class in rules.emergency_classes
     contract = (rules.contract_for(customer, contract_day)
-                if emergency or rules.escalations is not None else None)
+                if incident_class in rules.emergency_classes or rules.escalations is not None
+                else None)
     classified_key = f"classified:{customer}:{incident_class}"
-    needs_emergency = (
-        emergency
-        and classified_key not in done
-        and contract is not None
-        and contract.emergency_tickets > 0
-        and not tier.calendar.is_open(received)
-    )
-    if ticket.closed:
-        return Decision(ticket, classification, changes, tier, evaluation,
-                        desired_fields=desired, wants_sprint=wants_sprint,
-                        needs_emergency_count=needs_emergency)
     tracked = ticket.tracked_fields
     fields = {role: value for role, value in desired.items()
               if (tracked is None or role in tracked) and ticket.sla_fields.get(role, "") != value
@@ -295,9 +350,10 @@ def decide(
         template = "emergency_over" if number > quota else "emergency"
         extra.append(rules.templates.line(template, {"number": str(number), "quota": str(quota)}))
     sprint = None
-    if wants_sprint and context.current_sprint is not None:
+    if (context.current_sprint is not None
+            and _wants_sprint(ticket, customer, incident_class, tier, done, rules)):
         sprint = context.current_sprint
-        keys = (*keys, sprint_key)
+        keys = (*keys, f"sprint:{customer}:{incident_class}")
         extra.append(rules.templates.line("moved_to_sprint", {"sprint": sprint.name}))
     escalation = _escalation(ticket, customer, incident_class, tier, evaluation, contract,
                              done, rules, now)
@@ -320,9 +376,21 @@ def decide(
         # (an at-risk alarm after the breach is noise), and said so.
         superseded=tuple(n.key for n in unconfirmed) if escalation else (),
     )
-    return Decision(ticket, classification, changes, tier, evaluation,
-                    None if update.empty else update, desired_fields=desired,
-                    wants_sprint=wants_sprint, needs_emergency_count=needs_emergency)
+    return None if update.empty else update
+
+
+def _done(record: IssueRecord | None, journal: Journal | None) -> frozenset[str]:
+    """What slabridge has done on the ticket: the record's keys and its notes' markers."""
+    own = journal.own_note_keys if journal else frozenset()
+    return record.done_keys | own if record else own
+
+
+def _wants_sprint(ticket: Ticket, customer: str, incident_class: str, tier: Tier,
+                  done: frozenset[str], rules: Rules) -> bool:
+    """The ticket should go into the current sprint, is in none and was never moved."""
+    return (not ticket.closed and ticket.sprint is None
+            and f"sprint:{customer}:{incident_class}" not in done
+            and _moves_into_sprint(tier, incident_class, rules))
 
 
 def _note(

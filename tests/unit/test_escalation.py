@@ -9,7 +9,7 @@ from pathlib import Path
 from slabridge.config.loader import Config, load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import Sprint, Ticket, TicketFacts
-from slabridge.domain.plan import Context, Rules, decide
+from slabridge.domain.plan import Context, Rules, decide, needs_of
 from tests.conftest import vienna
 
 LADDERS = """
@@ -121,11 +121,10 @@ def test_critical_after_hours_on_24x7_contract_pages_on_call(tmp_path: Path) -> 
 def test_fastlane_moves_into_the_current_sprint(tmp_path: Path) -> None:
     """Critical on Advanced goes into the current sprint, with a line saying so."""
     rules = config(tmp_path).rules()
-    probe = decide(ticket(), None, None, rules, vienna(2026, 11, 23, 10))
-    assert probe.wants_sprint
+    assert needs_of(ticket(), None, rules).sprint
     sprint = Sprint("12", "Sprint 47", "open")
     decision = decide(ticket(), None, None, rules, vienna(2026, 11, 23, 10),
-                      Context(current_sprint=sprint, sprint_known=True))
+                      Context(current_sprint=sprint))
     assert decision.update is not None and decision.update.sprint == sprint
     assert "Moved into the current sprint *Sprint 47*" in (decision.update.note or "")
     assert decision.desired_fields["sla_handling"] == "fastlane"
@@ -134,8 +133,10 @@ def test_fastlane_moves_into_the_current_sprint(tmp_path: Path) -> None:
 def test_never_moves_a_ticket_out_of_its_sprint(tmp_path: Path) -> None:
     """A ticket a person put into a version stays there."""
     rules = config(tmp_path).rules()
-    decision = decide(ticket(sprint="3"), None, None, rules, vienna(2026, 11, 23, 10))
-    assert not decision.wants_sprint
+    assert not needs_of(ticket(sprint="3"), None, rules).sprint
+    decision = decide(ticket(sprint="3"), None, None, rules, vienna(2026, 11, 23, 10),
+                      Context(current_sprint=Sprint("12", "Sprint 47", "open")))
+    assert decision.update is not None and decision.update.sprint is None
 
 
 def test_standard_critical_marked_with_surcharge_or_moved(tmp_path: Path) -> None:
@@ -146,9 +147,9 @@ def test_standard_critical_marked_with_surcharge_or_moved(tmp_path: Path) -> Non
     t = replace(t, facts=replace(t.facts, **facts))  # type: ignore[arg-type]
     marked = decide(t, None, None, marked_rules, vienna(2026, 11, 23, 10))
     assert marked.desired_fields["sla_handling"] == "current_sprint_surcharge"
-    assert not marked.wants_sprint
+    assert not needs_of(t, None, marked_rules).sprint
     moving = config(tmp_path, "handling: {standard_critical: move}\n").rules()
-    assert decide(t, None, None, moving, vienna(2026, 11, 23, 10)).wants_sprint
+    assert needs_of(t, None, moving).sprint
 
 
 def test_joint_planning_mark(tmp_path: Path) -> None:
@@ -156,15 +157,14 @@ def test_joint_planning_mark(tmp_path: Path) -> None:
     decision = decide(ticket(priority="High"), None, None, config(tmp_path).rules(),
                       vienna(2026, 11, 23, 10))
     assert decision.desired_fields["sla_handling"] == "joint_planning"
-    assert not decision.wants_sprint
+    assert not needs_of(ticket(priority="High"), None, config(tmp_path).rules()).sprint
 
 
 def test_emergency_ticket_lines(tmp_path: Path) -> None:
     """The note says which of the included emergency tickets this is, or that it is over."""
     rules = config(tmp_path).rules()
     saturday = ticket(project="globex", received=vienna(2026, 11, 21, 10))
-    probe = decide(saturday, None, None, rules, vienna(2026, 11, 21, 11))
-    assert probe.needs_emergency_count
+    assert needs_of(saturday, None, rules).emergency_count
     second = decide(saturday, None, None, rules, vienna(2026, 11, 21, 11),
                     Context(emergency=(2, 3))).update
     assert second is not None
@@ -173,8 +173,7 @@ def test_emergency_ticket_lines(tmp_path: Path) -> None:
                     Context(emergency=(4, 3))).update
     assert fourth is not None
     assert "*over* the 3 the contract includes" in (fourth.note or "")
-    weekday = decide(ticket(project="globex"), None, None, rules, vienna(2026, 11, 23, 10))
-    assert not weekday.needs_emergency_count
+    assert not needs_of(ticket(project="globex"), None, rules).emergency_count
 
 
 def test_escalation_config_errors(tmp_path: Path) -> None:

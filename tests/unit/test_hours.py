@@ -25,7 +25,8 @@ FLAT = MonthTerms(tier="advanced", model="monthly_flat", included=Decimal(10),
                   credit_cap_months=3, surcharge=Decimal(0), extra_hourly_rate=Decimal(95),
                   monthly_fee=Decimal(950))
 HOURLY = MonthTerms(tier="standard", model="hourly", included=Decimal(0), credit_cap_months=0,
-                    surcharge=Decimal("0.20"), hourly_rate=Decimal(120))
+                    surcharge=Decimal("0.20"), hourly_rate=Decimal(120),
+                   surcharged_classes=frozenset({"critical"}))
 
 
 def book(month: str, hours: str, n: int = 0, incident_class: str | None = None,

@@ -28,7 +28,7 @@ ADVANCED = MonthTerms(
 )
 STANDARD = MonthTerms(
     tier="standard", model="hourly", included=Decimal(0), credit_cap_months=0,
-    surcharge=Decimal("0.20"), hourly_rate=Decimal(110),
+    surcharge=Decimal("0.20"), hourly_rate=Decimal(110), surcharged_classes=frozenset({"critical"}),
 )
 MONTHS = months_between("2025-12", "2026-11")
 # Hours booked per month: credit builds up and lapses in April, extra hours in July,
