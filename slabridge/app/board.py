@@ -5,41 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from slabridge.app.report import Unclassified
 from slabridge.app.rules import judging_rules
 from slabridge.domain.model import SlaStatus
-from slabridge.domain.plan import Decision, Rules, assess
+from slabridge.domain.plan import Rules, assess
 from slabridge.ports import StateStore
 
 URGENCY = {
     SlaStatus.BREACHED: 0, SlaStatus.AT_RISK: 1, SlaStatus.RUNNING: 2, SlaStatus.PAUSED: 3,
     SlaStatus.MET: 4, SlaStatus.NO_TARGET: 5,
 }
-
-
-
-@dataclass(frozen=True)
-class Unclassified:
-    """An open issue no rule classified, and why (named, not only counted)."""
-
-    key: str
-    subject: str
-    project: str
-    reason: str
-
-    @classmethod
-    def of(cls, decision: Decision) -> Unclassified:
-        """The unclassified decision's issue, its reason with the facts rules look at."""
-        ticket = decision.ticket
-        facts = ticket.facts
-        return cls(ticket.key, ticket.subject, facts.project,
-                   f"{decision.reason} (project {facts.project}, tracker {facts.tracker}, "
-                   f"priority {facts.priority})")
-
-    def as_dict(self) -> dict[str, str]:
-        """JSON-ready."""
-        return {"issue": self.key, "subject": self.subject, "project": self.project,
-                "reason": self.reason}
-
 
 
 

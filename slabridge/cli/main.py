@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from slabridge import __version__
-from slabridge.app.board import Unclassified, board, unclassified
+from slabridge.app.board import board, unclassified
 from slabridge.app.doctor import failures, render_json, render_text
 from slabridge.app.explain import explain
+from slabridge.app.report import Unclassified
 from slabridge.bootstrap import (
     build_store,
     build_syncer,

@@ -24,7 +24,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from slabridge.app.sync import SyncReport
+from slabridge.app.report import SyncReport
 from slabridge.domain.model import SlaStatus
 from slabridge.logs import scrub_text
 

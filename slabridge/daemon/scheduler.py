@@ -37,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from slabridge.adapters.state.postgres import LeaderLock
 from slabridge.app.hours import HoursService, monthly_summary
-from slabridge.app.sync import SyncReport
+from slabridge.app.report import SyncReport
 from slabridge.bootstrap import (
     build_hours_service,
     build_leader_lock,

@@ -25,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from slabridge.app.sync import Syncer, SyncReport
+from slabridge.app.report import SyncReport
+from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_syncer
 from slabridge.config.loader import Config, load_config
 from slabridge.domain.annotations import note_keys_in

@@ -18,7 +18,7 @@ import responses
 from structlog.testing import capture_logs
 
 from slabridge.adapters.jira.tracker import JiraTracker
-from slabridge.app.sync import SyncReport
+from slabridge.app.report import SyncReport
 from slabridge.bootstrap import build_syncer, build_tracker
 from slabridge.cli.main import run
 from slabridge.config.loader import load_config

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from slabridge.app.sync import SyncReport
+from slabridge.app.report import SyncReport
 from slabridge.daemon.health import HealthServer, Monitor
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from slabridge.app.sync import SyncReport
+from slabridge.app.report import SyncReport
 from slabridge.bootstrap import settle_long_lived_objects
 from slabridge.cli import main as cli
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from slabridge.app.sync import SyncReport
+from slabridge.app.report import SyncReport
 from slabridge.bootstrap import settle_long_lived_objects
 from slabridge.config.loader import Config, load_config
 from slabridge.daemon.scheduler import POLL_JOB, RECONCILE_JOB, CycleRunner, Daemon
