@@ -25,6 +25,7 @@ from slabridge.domain.contracts import (
     Customer,
     PriceIncreaseTerms,
     Tier,
+    contract_day,
 )
 from slabridge.domain.durations import ServiceDuration
 from slabridge.domain.escalation import Escalations, LadderRule, Step
@@ -253,7 +254,7 @@ class Config:
 
     def contract_day(self, instant: datetime) -> date:
         """The day of `instant` as contracts count days (see contract_zone)."""
-        return instant.astimezone(self.contract_zone).date()
+        return contract_day(instant, self.contract_zone)
 
     def tier_for(self, customer: str | None, day: date) -> Tier:
         """The tier in force for a customer on `day`; without a contract, the default tier."""

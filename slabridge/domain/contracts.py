@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from slabridge.domain.calendar import BusinessCalendar
@@ -109,3 +109,9 @@ class Customer:
         """The contract in force on `day`; the latest-starting one wins where they overlap."""
         matching = [c for c in self.contracts if c.covers(day)]
         return max(matching, key=lambda c: c.start) if matching else None
+
+
+def contract_day(instant: datetime, zone: tzinfo) -> date:
+    """The day of `instant` as contracts count days: in `zone` (a receipt at 00:30 local
+    time on a contract's first day is under that contract, though the day before in UTC)."""
+    return instant.astimezone(zone).date()

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.classify import Classification, Classifier, Rule
-from slabridge.domain.contracts import Contract, Tier
+from slabridge.domain.contracts import Contract, Tier, contract_day
 from slabridge.domain.escalation import Escalations, Step, due_step, step_key
 from slabridge.domain.model import (
     HANDLING_TEXT,
@@ -74,7 +74,7 @@ class Rules:
 
     def contract_day(self, instant: datetime) -> date:
         """The day of `instant` as contracts count days (see contract_zone)."""
-        return instant.astimezone(self.contract_zone).date()
+        return contract_day(instant, self.contract_zone)
 
     def note_basics(self, customer: str, incident_class: str, tier: Tier) -> dict[str, str]:
         """The note values that depend only on customer, class and tier (remembered)."""
