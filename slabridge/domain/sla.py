@@ -86,7 +86,7 @@ def response_due(calendar: BusinessCalendar, received: datetime, target: timedel
     return calendar.add(received, target)
 
 
-def _by_time(events: Sequence[Timed]) -> Sequence[Timed]:
+def in_time_order(events: Sequence[Timed]) -> Sequence[Timed]:
     """Events in time order; most tickets have none or one, which need no sorting."""
     return sorted(events, key=_event_time) if len(events) > 1 else events
 
@@ -116,14 +116,14 @@ def find_acceptance(history: TicketHistory, policy: SlaPolicy) -> Acceptance | N
     candidates: list[Acceptance] = []
     initial = history.initial_status.casefold()
     if policy.accept_on_status_change:
-        for change in _by_time(history.status_changes):
+        for change in in_time_order(history.status_changes):
             new = change.new.casefold()
             wanted = new in policy.accept_statuses if policy.accept_statuses else new != initial
             if wanted:
                 candidates.append(Acceptance(change.at, "status", change.new))
                 break
     if policy.accept_on_public_note:
-        for note in _by_time(history.notes):
+        for note in in_time_order(history.notes):
             if (
                 note.public
                 and note.author != history.reporter
@@ -140,7 +140,7 @@ def find_pauses(history: TicketHistory, policy: SlaPolicy, until: datetime) -> t
         return ()
     pauses: list[Pause] = []
     status, since = history.initial_status, history.received
-    for change in _by_time(history.status_changes):
+    for change in in_time_order(history.status_changes):
         if change.at > until:
             break
         if status.casefold() in policy.pause_statuses and change.at > since:
@@ -151,9 +151,11 @@ def find_pauses(history: TicketHistory, policy: SlaPolicy, until: datetime) -> t
     return tuple(pauses)
 
 
-def _due_with_pauses(
+def due_with_pauses(
     calendar: BusinessCalendar, received: datetime, target: timedelta, pauses: Sequence[Pause]
 ) -> datetime:
+    """When `target` service time has run from `received`, the pauses (in time order, not
+    overlapping) not counted."""
     cursor, remaining = received, target
     for pause in pauses:
         if pause.start >= calendar.add(cursor, remaining):
@@ -175,7 +177,7 @@ def evaluate(
     received = history.received
     reclassifications: list[Reclassification] = []
     current = initial_class
-    for change in _by_time(history.class_changes):
+    for change in in_time_order(history.class_changes):
         if change.new != current:
             reclassifications.append(
                 Reclassification(
@@ -203,7 +205,7 @@ def evaluate(
             current, None, None, SlaStatus.NO_TARGET, accepted_at, acceptance, used, None,
             pauses, tuple(reclassifications), accepted_by=accepted,
         )
-    due = _due_with_pauses(calendar, received, target, pauses)
+    due = due_with_pauses(calendar, received, target, pauses)
     due_as_paused = None
     if accepted_at is not None:
         status = SlaStatus.MET if accepted_at <= due else SlaStatus.BREACHED
@@ -211,7 +213,7 @@ def evaluate(
         status = SlaStatus.BREACHED
     elif pauses and pauses[-1].ongoing:
         status = SlaStatus.PAUSED
-        due_as_paused = _due_with_pauses(calendar, received, target, pauses[:-1])
+        due_as_paused = due_with_pauses(calendar, received, target, pauses[:-1])
     elif used >= target * policy.at_risk_fraction:
         status = SlaStatus.AT_RISK
     else:
