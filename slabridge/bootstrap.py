@@ -57,7 +57,7 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
         return JiraTracker(
             url, settings.projects, token=api_key, email=email,
             api_version=settings.api_version,
-            field_names=settings.fields.model_dump() if settings.fields else None,
+            field_names=settings.fields.roles() if settings.fields else None,
             wanted_fields=rule_fields(config), receipt_field=settings.receipt_field,
             board_id=settings.board_id, local_zone=default_zone,
             timeout=settings.timeout_seconds, retries=settings.retries,
@@ -65,7 +65,7 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
             visibility=notes.jira_visibility.model_dump() if notes.jira_visibility else None,
         )
     return RedmineTracker(
-        url, api_key, settings.projects, (settings.fields or FieldNameSettings()).model_dump(),
+        url, api_key, settings.projects, (settings.fields or FieldNameSettings()).roles(),
         receipt_field=settings.receipt_field, local_zone=default_zone,
         verify_tls=settings.verify_tls, timeout=settings.timeout_seconds,
         retries=settings.retries, sprint_rule=config.settings.handling.redmine_sprint,

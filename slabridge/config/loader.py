@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from slabridge.config.closures import DatedClosure, DaysOffProvider, read_ical_closures
-from slabridge.config.settings import MatchSettings, Settings, TierSettings, validate
+from slabridge.config.settings import (
+    FieldNameSettings,
+    MatchSettings,
+    Settings,
+    TierSettings,
+    validate,
+)
 from slabridge.config.source import Source, read_config
 from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.calendar import BusinessCalendar
@@ -29,7 +35,8 @@ from slabridge.domain.contracts import (
 )
 from slabridge.domain.durations import ServiceDuration
 from slabridge.domain.escalation import Escalations, LadderRule, Step
-from slabridge.domain.model import HANDLING_TEXT, SlaStatus
+from slabridge.domain.metrics import MetricDefinition
+from slabridge.domain.model import HANDLING_TEXT, FieldRole, SlaStatus
 from slabridge.domain.plan import Rules
 from slabridge.domain.sla import SlaPolicy
 from slabridge.errors import ConfigError, ConfigProblem, UsageError
@@ -199,6 +206,8 @@ class Config:
                 class_name: ClassTerms(
                     None if terms.response is None else ServiceDuration.parse(terms.response),
                     terms.handling,
+                    {metric: ServiceDuration.parse(text)
+                     for metric, text in terms.metrics.items()},
                 )
                 for class_name, terms in tier.classes.items()
             },
@@ -337,7 +346,34 @@ class Config:
             emergency_classes=frozenset(
                 key for key, c in self.settings.classes.items() if c.emergency),
             on_call_channel=self.settings.escalation.on_call_channel,
+            metrics=self.metrics(),
+            metric_labels={name: self.label(m.label, name)
+                           for name, m in self.settings.sla.metrics.items()},
+            metric_roles=self.metric_roles(),
         )
+
+    def metrics(self) -> tuple[MetricDefinition, ...]:
+        """The metrics beyond the response (sla.metrics), statuses casefolded."""
+        return tuple(
+            MetricDefinition(
+                name, frozenset(s.casefold() for s in m.stop_statuses),
+                None if m.pause_statuses is None
+                else frozenset(s.casefold() for s in m.pause_statuses),
+                m.on_reopen)
+            for name, m in self.settings.sla.metrics.items())
+
+    def metric_roles(self) -> frozenset[str]:
+        """The metric field roles the tracker stores: those with a field named (Redmine, or
+        Jira with fields), every metric's where Jira keeps them in the issue property."""
+        tracker = self.settings.tracker
+        if tracker is None:
+            return frozenset()
+        if tracker.kind == "jira" and tracker.fields is None:
+            return frozenset(role for name in self.settings.sla.metrics
+                             for role in (f"{name}_due", f"{name}_status"))
+        fields = tracker.fields or FieldNameSettings()
+        return frozenset(role for role, field_name in fields.roles().items()
+                         if field_name and role not in set(FieldRole))
 
     def contract_for(self, customer: str, day: date) -> Contract | None:
         """The customer's contract in force on `day`, if any."""
@@ -353,7 +389,7 @@ class Config:
             ladders={
                 name: tuple(
                     Step(s.name, SlaStatus(s.when), s.mention, s.watchers, s.raise_priority,
-                         s.reassign, s.notify)
+                         s.reassign, s.notify, s.metric)
                     for s in steps
                 )
                 for name, steps in settings.ladders.items()

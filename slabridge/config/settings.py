@@ -265,11 +265,31 @@ class IncidentClassSettings(Strict):
                     "run outside service hours too and reach the on-call channel")
 
 
-class ClassTermsSettings(Strict):
-    """A tier's promise for one class."""
+class ClassTermsSettings(BaseModel):
+    """A tier's promise for one class: the response, the handling, and the targets of the
+    metrics declared under sla.metrics (e.g. `resolution: 2d`, in the tier's service time)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra={
+        "additionalProperties": {
+            "type": "string",
+            "description": "the target of a metric declared under sla.metrics, e.g. 2d"}})
 
     response: DurationText | None
     handling: Handling
+
+    @model_validator(mode="after")
+    def _metric_targets_are_durations(self) -> ClassTermsSettings:
+        for name, text in (self.__pydantic_extra__ or {}).items():
+            try:
+                _duration(text)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return self
+
+    @property
+    def metrics(self) -> dict[str, str]:
+        """Metric name -> target text (the keys beside response and handling)."""
+        return {name: str(text).strip() for name, text in (self.__pydantic_extra__ or {}).items()}
 
 
 class PriceIncreaseSettings(Strict):
@@ -413,12 +433,37 @@ class AcceptanceSettings(Strict):
     public_note: bool = True
 
 
+class MetricSettings(Strict):
+    """A clock beyond the response (e.g. resolution): from receipt until a stop status."""
+
+    label: str | dict[str, str] = Field(
+        default="", description="how notes name it, or names by notes language")
+    stop_statuses: tuple[Name, ...] = Field(
+        min_length=1, description="entering one of these stops the clock (e.g. Resolved)")
+    pause_statuses: tuple[str, ...] | None = Field(
+        default=None, description="statuses the clock pauses in; null: sla.pause_statuses")
+    on_reopen: Literal["continue", "restart"] = Field(
+        default="continue",
+        description="a reopened issue: continue counting (the stopped time not), or restart "
+                    "with the full target")
+
+
 class SlaSettings(Strict):
     """Clock rules shared by all tiers."""
 
     at_risk: Share = 0.75
     pause_statuses: tuple[str, ...] = ()
     acceptance: AcceptanceSettings = AcceptanceSettings()
+    metrics: dict[str, MetricSettings] = Field(
+        default={}, description="clocks beyond the response, by name (e.g. resolution); "
+                                "their targets go beside response in tiers.<tier>.classes")
+
+
+class MetricFieldSettings(Strict):
+    """The fields one metric is written to (either may be left out)."""
+
+    due: str | None = Field(default=None, description="its due time (Text, ISO 8601 UTC)")
+    status: str | None = Field(default=None, description="its status (Text)")
 
 
 class FieldNameSettings(Strict):
@@ -431,6 +476,17 @@ class FieldNameSettings(Strict):
     sla_handling: str | None = Field(
         default="SLA handling", description="how the contract says to handle it; null: skip",
     )
+    metrics: dict[str, MetricFieldSettings] = Field(
+        default={}, description="fields per metric of sla.metrics (Redmine; on Jira without "
+                                "fields the issue property holds every metric)")
+
+    def roles(self) -> dict[str, str | None]:
+        """Field role -> field name, the metrics' as `<metric>_due` and `<metric>_status`."""
+        roles: dict[str, str | None] = self.model_dump(exclude={"metrics"})
+        for metric, names in self.metrics.items():
+            roles[f"{metric}_due"] = names.due
+            roles[f"{metric}_status"] = names.status
+        return roles
 
 
 class TrackerSettings(Strict):
@@ -537,6 +593,8 @@ class StepSettings(Strict):
     raise_priority: str | None = None
     reassign: str | None = None
     notify: tuple[str, ...] = ()
+    metric: Name = Field(default="response",
+                         description="the clock whose status reaches the step (sla.metrics)")
 
 
 class LadderRuleSettings(Strict):
@@ -761,6 +819,7 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
         problems.append(source.problem(
             "secrets must not be written into the file: use ${ENV_VAR}", ("tracker", "api_key")
         ))
+    problems += _check_metrics(settings, source)
     problems += _check_escalation(settings, source)
     problems += _check_contract_changes(settings, source)
     notes = settings.notes
@@ -775,6 +834,37 @@ def _cross_check(settings: Settings, source: Source) -> list[ConfigProblem]:
                 problems.append(source.problem(
                     f"template {kind!r} missing", ("notes", "templates", notes.language)
                 ))
+    return problems
+
+
+def _check_metrics(settings: Settings, source: Source) -> list[ConfigProblem]:
+    """Metric targets, fields and escalation steps name declared metrics."""
+    problems: list[ConfigProblem] = []
+    declared = settings.sla.metrics
+    named = f"one of {sorted(declared)}" if declared else "sla.metrics declares none"
+    if "response" in declared:
+        problems.append(source.problem(
+            "'response' is the built-in metric (it stops at acceptance): give yours "
+            "another name", ("sla", "metrics", "response")))
+    for tier_name, tier in settings.tiers.items():
+        for class_name, terms in tier.classes.items():
+            for metric in terms.metrics:
+                if metric not in declared:
+                    problems.append(source.problem(
+                        f"unknown key {metric!r}: response, handling or a metric of "
+                        f"sla.metrics ({named})",
+                        ("tiers", tier_name, "classes", class_name, metric)))
+    fields = settings.tracker.fields if settings.tracker else None
+    for metric in (fields.metrics if fields else {}):
+        if metric not in declared:
+            problems.append(source.problem(f"unknown metric {metric!r}: {named}",
+                                           ("tracker", "fields", "metrics", metric)))
+    for ladder, steps in settings.escalation.ladders.items():
+        for index, step in enumerate(steps):
+            if step.metric != "response" and step.metric not in declared:
+                problems.append(source.problem(
+                    f"unknown metric {step.metric!r}: response or {named}",
+                    ("escalation", "ladders", ladder, index, "metric")))
     return problems
 
 

@@ -13,7 +13,7 @@ MARKER_PATTERN = re.compile(r"\[slabridge ((?:[A-Za-z0-9_.:@/-]+ ?)+)\]")
 STATUS_KEYS = frozenset({"running", "at_risk", "breached", "met", "paused", "no_target"})
 """Keys `<customer>:<class>:<status>` end in one of these (the SLA status values)."""
 _PREFIXED = ("classified", "sprint")
-_PREFIX_INSIDE = ("escalated", "due-moved")
+_PREFIX_INSIDE = ("escalated", "due-moved", "metric")
 _PAIR = re.compile(r"[^:\s]+:[^:\s]+")
 
 

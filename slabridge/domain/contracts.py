@@ -19,6 +19,8 @@ class ClassTerms:
 
     response: ServiceDuration | None
     handling: Handling
+    metrics: Mapping[str, ServiceDuration] = field(default_factory=dict)
+    """Targets of the configured metrics beyond the response (e.g. resolution: 2d)."""
 
 
 @value
@@ -61,6 +63,8 @@ class Tier:
     billing: BillingTerms
     # Computed once: exact Fraction arithmetic is slow enough to matter per ticket and cycle.
     _targets: Mapping[str, timedelta | None] = field(init=False, repr=False, compare=False)
+    _metric_targets: Mapping[tuple[str, str], timedelta] = field(init=False, repr=False,
+                                                                 compare=False)
 
     def __post_init__(self) -> None:
         service_day = timedelta(microseconds=self.calendar.service_day_us)
@@ -68,6 +72,17 @@ class Tier:
             name: None if terms.response is None else terms.response.length(service_day)
             for name, terms in self.classes.items()
         })
+        object.__setattr__(self, "_metric_targets", {
+            (name, metric): target.length(service_day)
+            for name, terms in self.classes.items() for metric, target in terms.metrics.items()
+        })
+
+    def metric_target(self, incident_class: str, metric: str) -> timedelta | None:
+        """A metric's target for `incident_class` in service time (days are this tier's
+        service days), or None if none is promised."""
+        if metric == "response":
+            return self._targets[incident_class]
+        return self._metric_targets.get((incident_class, metric))
 
     def response_target(self, incident_class: str) -> timedelta | None:
         """The response time for `incident_class` in service time, or None if none is promised."""

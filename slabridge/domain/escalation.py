@@ -24,6 +24,8 @@ class Step:
     raise_priority: str | None = None
     reassign: str | None = None
     notify: tuple[str, ...] = ()
+    metric: str = "response"
+    """The clock whose status reaches this step (sla.metrics; the response by default)."""
 
 
 @value
@@ -62,14 +64,18 @@ def step_key(customer: str, incident_class: str, ladder: str, step: Step) -> str
 
 
 def due_step(
-    steps: Sequence[Step], status: SlaStatus, keys: Mapping[str, str], done: frozenset[str]
+    steps: Sequence[Step], statuses: Mapping[str, SlaStatus], keys: Mapping[str, str],
+    done: frozenset[str],
 ) -> tuple[Step | None, tuple[str, ...]]:
     """The highest reached step not yet done, and the keys of lower ones it supersedes.
 
-    A ticket first seen already breached gets the breach step only: an at-risk alarm after
-    the breach would be noise, so lower steps are recorded as passed.
+    `statuses` holds each clock's status (response and the configured metrics); a step is
+    reached by its own metric's. A ticket first seen already breached gets the breach step
+    only: an at-risk alarm after the breach would be noise, so lower steps are recorded as
+    passed.
     """
-    reached = [s for s in steps if s.when in REACHED.get(status, ())]
+    reached = [s for s in steps
+               if s.metric in statuses and s.when in REACHED.get(statuses[s.metric], ())]
     if not reached:
         return None, ()
     top = reached[-1]

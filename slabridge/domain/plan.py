@@ -10,6 +10,7 @@ from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.classify import Classification, Classifier, Rule
 from slabridge.domain.contracts import Contract, Tier, contract_day
 from slabridge.domain.escalation import Escalations, Step, due_step, step_key
+from slabridge.domain.metrics import RESPONSE, MetricDefinition, MetricEvaluation, evaluate_metric
 from slabridge.domain.model import (
     HANDLING_TEXT,
     ClassChange,
@@ -59,6 +60,12 @@ class Rules:
     hours they count against the contract's emergency tickets and escalate at once."""
     on_call_channel: str | None = None
     """Channel for emergency escalations outside service hours on 24/7 contracts."""
+    metrics: tuple[MetricDefinition, ...] = ()
+    """Configured metrics beyond the response (sla.metrics), each a clock of its own."""
+    metric_labels: Mapping[str, str] = field(default_factory=dict)
+    """How the notes name each metric (its label in the notes' language, else its name)."""
+    metric_roles: frozenset[str] = frozenset()
+    """The metric field roles the tracker stores (`<metric>_due`, `<metric>_status`)."""
     terms_changed: bool = False
     """The contract terms changed since the last cycle (a reload): a due time that moves
     because of them is noted, not only written to the fields."""
@@ -189,6 +196,8 @@ class Decision:
     reason: str = ""
     """Why nothing is evaluated (unclassified), or empty."""
     desired_fields: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, MetricEvaluation] = field(default_factory=dict)
+    """The configured metrics beyond the response, by name."""
 
     @property
     def classified(self) -> bool:
@@ -272,7 +281,7 @@ def decide(
         return assessment
     a = assessment  # all fields: replace() costs three times as much, per ticket
     return Decision(a.ticket, a.classification, a.class_changes, a.tier, a.evaluation, update,
-                    a.reason, a.desired_fields)
+                    a.reason, a.desired_fields, a.metrics)
 
 
 def assess(
@@ -312,7 +321,23 @@ def assess(
         SLA_STATUS: evaluation.status.value,
         SLA_HANDLING: _handling_mark(tier, incident_class, rules),
     }
-    return Decision(ticket, classification, changes, tier, evaluation, desired_fields=desired)
+    if not rules.metrics:
+        return Decision(ticket, classification, changes, tier, evaluation,
+                        desired_fields=desired)
+    metrics = {
+        definition.name: evaluate_metric(
+            history, definition, tier.metric_target(incident_class, definition.name),
+            tier.calendar, now, pause_statuses=rules.policy.pause_statuses,
+            at_risk_fraction=rules.policy.at_risk_fraction)
+        for definition in rules.metrics}
+    for name, metric in metrics.items():
+        due = metric.written_due
+        for role, text in ((f"{name}_due", utc_text(due) if due else ""),
+                           (f"{name}_status", metric.status.value)):
+            if role in rules.metric_roles:
+                desired[role] = text
+    return Decision(ticket, classification, changes, tier, evaluation,
+                    desired_fields=desired, metrics=metrics)
 
 
 def plan(
@@ -345,6 +370,10 @@ def plan(
         note, keys = _due_moved_note(ticket, customer, incident_class, tier, evaluation,
                                      fields[RESPONSE_DUE], done, rules)
     extra: list[str] = []
+    for line, key in _metric_events(customer, incident_class, tier, assessment.metrics, done,
+                                    rules):
+        extra.append(line)
+        keys = (*keys, key)
     if note is not None and context.emergency is not None and classified_key in keys:
         number, quota = context.emergency
         template = "emergency_over" if number > quota else "emergency"
@@ -355,8 +384,8 @@ def plan(
         sprint = context.current_sprint
         keys = (*keys, f"sprint:{customer}:{incident_class}")
         extra.append(rules.templates.line("moved_to_sprint", {"sprint": sprint.name}))
-    escalation = _escalation(ticket, customer, incident_class, tier, evaluation, contract,
-                             done, rules, now)
+    escalation = _escalation(ticket, customer, incident_class, tier, evaluation,
+                             assessment.metrics, contract, done, rules, now)
     if escalation is not None:
         extra.append(escalation[0])
         keys = (*keys, *escalation[1])
@@ -454,6 +483,45 @@ def unwritable_key(role: str, value: str) -> str:
     return f"{UNWRITABLE}{role}={value}"
 
 
+METRIC_EVENT_TEXT = {
+    SlaStatus.AT_RISK: "*SLA {metric} at risk:* due by *{due}* ({target} of service time).",
+    SlaStatus.BREACHED: "*SLA {metric} breached:* it was due by *{due}* ({target} of "
+                        "service time).",
+    SlaStatus.MET: "*SLA {metric} met:* {stopped}, due by {due}.",
+}
+
+
+def _metric_events(
+    customer: str, incident_class: str, tier: Tier, metrics: Mapping[str, MetricEvaluation],
+    done: frozenset[str], rules: Rules,
+) -> list[tuple[str, str]]:
+    """A line and its key for each metric's event (at risk, breached, met) not yet noted:
+    each at most once per issue (`metric:<customer>:<class>:<metric>:<status>`)."""
+    events = []
+    for name, metric in metrics.items():
+        if metric.status not in METRIC_EVENT_TEXT:
+            continue
+        key = f"metric:{customer}:{incident_class}:{name}:{metric.status.value}"
+        if key in done:
+            continue
+        values = {"metric": rules.metric_labels.get(name, name),
+                  "due": format_local(metric.written_due, tier),
+                  "target": _service_time(metric.target),
+                  "stopped": format_local(metric.stopped_at, tier)}
+        english = METRIC_EVENT_TEXT[metric.status].format(**values)
+        events.append((rules.templates.word(f"metric_{metric.status.value}", english,
+                                            **values), key))
+    return events
+
+
+def _service_time(length: timedelta | None) -> str:
+    """A target as people read it: 14h, 90m."""
+    if length is None:
+        return "-"
+    minutes = int(length.total_seconds()) // 60
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
 def status_word(status: SlaStatus, templates: NoteTemplates) -> str:
     """The SLA status as the notes' language says it (template `status_<value>`)."""
     return templates.word(f"status_{status.value}", STATUS_WORDS[status])
@@ -484,7 +552,8 @@ def _moves_into_sprint(tier: Tier, incident_class: str, rules: Rules) -> bool:
 
 def _escalation(
     ticket: Ticket, customer: str, incident_class: str, tier: Tier, evaluation: Evaluation,
-    contract: Contract | None, done: frozenset[str], rules: Rules, now: datetime,
+    metrics: Mapping[str, MetricEvaluation], contract: Contract | None, done: frozenset[str],
+    rules: Rules, now: datetime,
 ) -> tuple[str, tuple[str, ...], Step] | None:
     if rules.escalations is None:
         return None
@@ -493,16 +562,23 @@ def _escalation(
         return None
     ladder, steps = found
     keys = {s.name: step_key(customer, incident_class, ladder, s) for s in steps}
-    step, passed = due_step(steps, evaluation.status, keys, done)
+    clocks: dict[str, tuple[SlaStatus, datetime | None]] = {
+        RESPONSE: (evaluation.status, evaluation.due),
+        **{name: (m.status, m.due) for name, m in metrics.items()}}
+    step, passed = due_step(steps, {name: clock[0] for name, clock in clocks.items()}, keys,
+                            done)
     if step is None:
         return None
     if incident_class not in rules.emergency_classes and not tier.calendar.is_open(now):
         return None  # other escalations wait for the tier's service hours
     mentions = " ".join(f"@{person}" for person in step.mention)
+    status, due = clocks.get(step.metric, clocks[RESPONSE])
     text = rules.templates.line("escalation", {
         "step": step.name, "mentions": mentions,
-        "status": status_word(evaluation.status, rules.templates),
-        "due": format_local(evaluation.due, tier),
+        "status": status_word(status, rules.templates)
+        + ("" if step.metric == RESPONSE
+           else f" ({rules.metric_labels.get(step.metric, step.metric)})"),
+        "due": format_local(due, tier),
     })
     return text, (*passed, keys[step.name]), step
 
