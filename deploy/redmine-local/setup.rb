@@ -108,6 +108,10 @@ fields = [
   ensure_issue_cf('Customer', 'list', possible_values: current | wanted),
   ensure_issue_cf('Incident received', 'string',
                   description: 'ISO 8601 time the incident actually came in (e.g. by phone)'),
+  # A metric beyond the response (sla.metrics.resolution in the demo and the tests).
+  ensure_issue_cf('SLA resolution due', 'string',
+                  description: 'ISO 8601 UTC timestamp (slabridge, sla.metrics.resolution)'),
+  ensure_issue_cf('SLA resolution status', 'string'),
   # Enabled for the Bug tracker only: the tests' field that some issues do not carry.
   ensure_issue_cf('SLA status (bugs only)', 'string',
                   tracker_ids: Tracker.where(name: 'Bug').pluck(:id)),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slabridge.app.report import Unclassified
 from slabridge.app.rules import judging_rules
+from slabridge.domain.metrics import MetricEvaluation
 from slabridge.domain.model import SlaStatus
 from slabridge.domain.plan import Rules, assess
 from slabridge.ports import StateStore
@@ -30,6 +32,8 @@ class BoardRow:
     due: datetime | None
     left: timedelta | None
     status: SlaStatus
+    metrics: Mapping[str, MetricEvaluation] = field(default_factory=dict)
+    """The configured metrics beyond the response (sla.metrics), by name."""
 
 
 
@@ -49,6 +53,7 @@ def board(store: StateStore, tracker_name: str, rules: Rules, now: datetime,
         rows.append(BoardRow(
             record.ticket.key, record.ticket.subject, who, decision.tier.name,
             evaluation.incident_class, evaluation.due, evaluation.remaining, evaluation.status,
+            decision.metrics,
         ))
     far = datetime.max.replace(tzinfo=now.tzinfo)
     rows.sort(key=lambda r: (URGENCY[r.status], r.due or far, r.key))

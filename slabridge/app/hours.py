@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,7 @@ from slabridge.domain.hours import (
     percent,
     shift_month,
 )
+from slabridge.domain.metrics import RESPONSE
 from slabridge.domain.model import Handling, SlaStatus, TicketFacts
 from slabridge.domain.plan import assess
 from slabridge.errors import UsageError
@@ -45,6 +46,8 @@ class CustomerMonth:
     history: tuple[Statement, ...]
     compliance: dict[str, tuple[int, int, int]]
     posted: bool
+    metric_compliance: dict[str, dict[str, tuple[int, int, int]]] = field(default_factory=dict)
+    """The same counts for each metric of sla.metrics (resolved in time, breached)."""
 
 
 def _hours(seconds: int) -> Decimal:
@@ -180,10 +183,11 @@ class HoursService:
                 credit = found.opening_credit
             ledger = build_ledger(key, months, terms, effective, adjustments, credit)
             statement = ledger.statements[-1]
+            compliance = self._compliance(key, month, now)
             results.append(CustomerMonth(
                 key, self.config.customer(key).name, statement,
-                ledger.statements[-HISTORY:], self._compliance(key, month, now),
-                month in frozen,
+                ledger.statements[-HISTORY:], compliance.pop(RESPONSE, {}),
+                month in frozen, compliance,
             ))
         return results
 
@@ -194,9 +198,11 @@ class HoursService:
 
     def _compliance(
         self, customer: str, month: str, now: datetime
-    ) -> dict[str, tuple[int, int, int]]:
-        """Per class: issues received in the month, answered in time, breached."""
-        counts: dict[str, list[int]] = {}
+    ) -> dict[str, dict[str, tuple[int, int, int]]]:
+        """Per metric (the response and sla.metrics) and class: issues received in the
+        month, met in time, breached."""
+        counts: dict[str, dict[str, list[int]]] = {
+            name: {} for name in (RESPONSE, *self.config.settings.sla.metrics)}
         rules = judging_rules(self.rules, self.store, self.tracker.name)
         for record in self.store.all_records(self.tracker.name):
             ticket = record.ticket
@@ -206,11 +212,17 @@ class HoursService:
             evaluation = decision.evaluation
             if evaluation is None or decision.classification.customer != customer:
                 continue
-            row = counts.setdefault(evaluation.incident_class, [0, 0, 0])
-            row[0] += 1
-            row[1] += evaluation.status is SlaStatus.MET
-            row[2] += evaluation.status is SlaStatus.BREACHED
-        return {k: (v[0], v[1], v[2]) for k, v in sorted(counts.items())}
+            statuses = {RESPONSE: evaluation.status,
+                        **{name: m.status for name, m in decision.metrics.items()}}
+            for name, status in statuses.items():
+                if status is SlaStatus.NO_TARGET and name != RESPONSE:
+                    continue  # no target agreed for this class: nothing to count
+                row = counts[name].setdefault(evaluation.incident_class, [0, 0, 0])
+                row[0] += 1
+                row[1] += status is SlaStatus.MET
+                row[2] += status is SlaStatus.BREACHED
+        return {name: {k: (v[0], v[1], v[2]) for k, v in sorted(by_class.items())}
+                for name, by_class in counts.items()}
 
     def check_post_places(self, month: str, customer: str | None) -> None:
         """Stop (UsageError) if a customer with a statement for `month` has no place in
@@ -312,6 +324,10 @@ def statement_dict(result: CustomerMonth) -> dict[str, Any]:
         "surcharge_amount": _money(s.surcharge_amount), "posted": result.posted,
         "sla": {k: {"received": v[0], "in_time": v[1], "breached": v[2]}
                 for k, v in result.compliance.items()},
+        "sla_metrics": {
+            metric: {k: {"received": v[0], "in_time": v[1], "breached": v[2]}
+                     for k, v in by_class.items()}
+            for metric, by_class in result.metric_compliance.items()},
     }
 
 
@@ -334,6 +350,10 @@ def statement_textile(result: CustomerMonth) -> str:
     for incident_class, (received, in_time, breached) in result.compliance.items():
         lines.append(f"|SLA {incident_class}: received / in time / breached|"
                      f"{received} / {in_time} / {breached}|")
+    for metric, by_class in result.metric_compliance.items():
+        for incident_class, (received, in_time, breached) in by_class.items():
+            lines.append(f"|SLA {metric} {incident_class}: received / in time / breached|"
+                         f"{received} / {in_time} / {breached}|")
     key = f"statement:{result.customer}:{s.month}"
     return "\n".join(lines) + f"\n\n[slabridge {key}]"
 

@@ -27,6 +27,26 @@ COLUMNS = ("customer", "tier", "month", "included", "used", "credit_in", "credit
            "surcharge_amount", "posted")
 
 
+def compliance_columns(results: list[CustomerMonth]) -> list[str]:
+    """CSV columns of SLA compliance: `<metric>:<class>:received|in_time|breached`."""
+    keys = dict.fromkeys(
+        f"{metric}:{incident_class}"
+        for r in results
+        for metric, by_class in (("response", r.compliance), *r.metric_compliance.items())
+        for incident_class in by_class)
+    return [f"{key}:{count}" for key in keys for count in ("received", "in_time", "breached")]
+
+
+def compliance_cells(result: CustomerMonth) -> dict[str, int]:
+    """One statement's compliance counts by CSV column (see compliance_columns)."""
+    cells = {}
+    for metric, by_class in (("response", result.compliance), *result.metric_compliance.items()):
+        for incident_class, counts in by_class.items():
+            for name, count in zip(("received", "in_time", "breached"), counts, strict=True):
+                cells[f"{metric}:{incident_class}:{name}"] = count
+    return cells
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the `hours` subcommand."""
     hours = sub.add_parser(
@@ -99,10 +119,12 @@ def render(results: list[CustomerMonth], fmt: str, output: str | None,
         return statements_json(results, month, unattributed)
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+        compliance = compliance_columns(results)
+        writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *compliance],
+                                extrasaction="ignore")
         writer.writeheader()
         for result in results:
-            writer.writerow(statement_dict(result))
+            writer.writerow({**statement_dict(result), **compliance_cells(result)})
         if unattributed and month is not None:
             writer.writerow({**unattributed_dict(month, unattributed),
                              "customer": "(unattributed)"})
@@ -110,14 +132,16 @@ def render(results: list[CustomerMonth], fmt: str, output: str | None,
     if fmt == "html":
         if len(results) == 1:
             r = results[0]
-            return render_statement_html(r.name, r.history, r.compliance, currency)
+            return render_statement_html(r.name, r.history, r.compliance, currency,
+                                         r.metric_compliance)
         if not output:
             raise UsageError("HTML for several customers needs --output FOLDER (or --customer)")
         folder = Path(output)
         folder.mkdir(parents=True, exist_ok=True)
         for r in results:
             (folder / f"{r.customer}-{r.statement.month}.html").write_text(
-                render_statement_html(r.name, r.history, r.compliance, currency),
+                render_statement_html(r.name, r.history, r.compliance, currency,
+                                      r.metric_compliance),
                 encoding="utf-8")
         return None
     lines = [f"{'customer':<12} {'tier':<9} {'incl':>7} {'cred in':>8} {'used':>8} "

@@ -27,7 +27,7 @@ from slabridge.config.settings import json_schema
 from slabridge.errors import SlabridgeError, UsageError
 from slabridge.logs import configure as configure_logs
 from slabridge.logs import scrub_text
-from slabridge.render.explanation import explanation_dict, explanation_text
+from slabridge.render.explanation import explanation_dict, explanation_text, metric_dict
 
 EXIT_OK = 0
 EXIT_BUG = 3
@@ -102,20 +102,32 @@ def cmd_terms(args: argparse.Namespace) -> int:
                 else r.target_service_time / timedelta(hours=1),
                 "handling": r.handling,
                 "handling_text": r.handling_text,
+                "metrics": {name: {"target": text, "target_service_hours":
+                                   length / timedelta(hours=1)}
+                            for name, (text, length) in r.metrics.items()},
             }
             for r in rows
         ], indent=2))
         return EXIT_OK
-    header = f"{'tier':<10} {'class':<9} {'response':<14} handling"
+    metrics = list(config.settings.sla.metrics)
+    header = f"{'tier':<10} {'class':<9} {'response':<14} " + "".join(
+        f"{name:<14} " for name in metrics) + "handling"
     print(header)
-    print("-" * 100)
+    print("-" * (100 + 15 * len(metrics)))
     for r in rows:
-        target = "none" if r.target is None else (
-            f"{r.target} ({format_service_time(r.target_service_time)})"
-            if r.target.endswith("d") else r.target
-        )
-        print(f"{r.tier:<10} {r.incident_class:<9} {target:<14} {r.handling_text}")
+        cells = [_target_text(r.target, r.target_service_time)] + [
+            _target_text(*r.metrics[name]) if name in r.metrics else "none"
+            for name in metrics]
+        print(f"{r.tier:<10} {r.incident_class:<9} "
+              + "".join(f"{cell:<14} " for cell in cells) + r.handling_text)
     return EXIT_OK
+
+
+def _target_text(target: str | None, length: timedelta | None) -> str:
+    """A target as written, with its service time where it is in days."""
+    if target is None:
+        return "none"
+    return f"{target} ({format_service_time(length)})" if target.endswith("d") else target
 
 
 def cmd_due(args: argparse.Namespace) -> int:
@@ -136,30 +148,37 @@ def cmd_due(args: argparse.Namespace) -> int:
         raise UsageError("give --tier or --customer")
     tier = config.tier(tier_name)
     incident_class = config.check_class(args.incident_class)
-    due = config.response_due(tier_name, incident_class, received)
+    metric = args.metric
+    due = config.metric_due(tier_name, incident_class, metric, received)
     terms = tier.classes[incident_class]
-    target = None if terms.response is None else str(terms.response)
+    written = terms.response if metric == "response" else terms.metrics.get(metric)
+    target = None if written is None else str(written)
+    length = tier.metric_target(incident_class, metric)
     received_local = received.astimezone(tier.calendar.zone)
     if args.json:
-        print(json.dumps({
+        answer = {
             "tier": tier_name,
             "class": incident_class,
             "customer": args.customer,
+            "metric": metric,
             "received": received_local.isoformat(),
-            "response_due": None if due is None else due.isoformat(),
+            "due": None if due is None else due.isoformat(),
             "target": target,
-            "target_service_hours": None if terms.response is None
-            else tier.response_target(incident_class) / timedelta(hours=1),  # type: ignore[operator]
+            "target_service_hours": None if length is None else length / timedelta(hours=1),
             "handling": terms.handling.value,
             "timezone": tier.calendar.timezone,
-        }))
+        }
+        if metric == "response":
+            answer["response_due"] = answer["due"]
+        print(json.dumps(answer))
         return EXIT_OK
     if due is None:
-        print(f"no response target for {incident_class} on {tier_name} "
+        print(f"no {metric} target for {incident_class} on {tier_name} "
               f"(handling: {terms.handling.value})")
     else:
-        print(f"{due.isoformat()}  ({target} of {tier_name} service time for {incident_class}, "
-              f"received {received_local.isoformat()})")
+        print(f"{due.isoformat()}  ({target} of {tier_name} service time for {incident_class}"
+              f"{'' if metric == 'response' else f' to {metric}'}, received "
+              f"{received_local.isoformat()})")
     return EXIT_OK
 
 
@@ -264,7 +283,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             {"issue": r.key, "subject": r.subject, "customer": r.customer, "tier": r.tier,
              "class": r.incident_class, "response_due": r.due.isoformat() if r.due else None,
              "service_time_left_hours": None if r.left is None else r.left / timedelta(hours=1),
-             "status": r.status.value}
+             "status": r.status.value,
+             "metrics": {name: metric_dict(m) for name, m in r.metrics.items()}}
             for r in rows
         ], indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -328,17 +348,21 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of the configuration file")
     schema.set_defaults(handler=cmd_schema)
 
-    terms = sub.add_parser("terms", help="print the tier x class table of targets and handling")
+    terms = sub.add_parser("terms", help="print the tier x class table of targets (a column "
+                                         "per metric) and handling")
     terms.add_argument("--json", action="store_true", help="print JSON")
     terms.set_defaults(handler=cmd_terms)
 
-    due = sub.add_parser("due", help="print when a response is due")
+    due = sub.add_parser("due", help="print when a response (or another metric) is due")
     due.add_argument("--tier", help="service tier, e.g. standard, advanced, premium")
     due.add_argument("--class", dest="incident_class", required=True,
                      help="incident class, e.g. critical, minor, trivial")
     due.add_argument("--at", required=True,
                      help="receipt time, ISO 8601 with offset, e.g. 2026-11-20T14:00:00+01:00")
     due.add_argument("--customer", help="customer key: use the tier of its contract at --at")
+    due.add_argument("--metric", default="response",
+                     help="the clock: response (default) or a metric of sla.metrics, e.g. "
+                          "resolution")
     due.add_argument("--json", action="store_true", help="print one JSON object")
     due.set_defaults(handler=cmd_due)
 

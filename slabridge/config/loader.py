@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +73,8 @@ class TermsRow:
     target_service_time: timedelta | None
     handling: str
     handling_text: str
+    metrics: dict[str, tuple[str, timedelta]] = field(default_factory=dict)
+    """The cell's other metrics' targets: name -> (as written, service time)."""
 
 
 def _values(value: str | list[str] | None) -> frozenset[str]:
@@ -413,8 +415,25 @@ class Config:
                     tier.response_target(class_name),
                     terms.handling.value,
                     HANDLING_TEXT[terms.handling],
+                    {metric: (str(target), tier.metric_target(class_name, metric)
+                              or timedelta(0))
+                     for metric, target in terms.metrics.items()},
                 ))
         return rows
+
+    def metric_due(self, tier: str, incident_class: str, metric: str,
+                   received: datetime) -> datetime | None:
+        """When `metric` is due for a ticket of `incident_class` received on `tier`, without
+        pauses (None: no target); `response` is the response."""
+        if metric == "response":
+            return self.response_due(tier, incident_class, received)
+        if metric not in self.settings.sla.metrics:
+            raise UsageError(f"unknown metric {metric!r}: response or one of "
+                             f"{sorted(self.settings.sla.metrics)}")
+        self.check_class(incident_class)
+        found = self.tier(tier)
+        target = found.metric_target(incident_class, metric)
+        return None if target is None else found.calendar.add(received, target)
 
     def summary(self) -> dict[str, Any]:
         """Counts for `slabridge check`."""

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from slabridge.app.explain import Explanation
+from slabridge.domain.metrics import MetricEvaluation
 
 
 def _iso(value: datetime | None, zone: tzinfo | None = None) -> str | None:
@@ -91,8 +92,43 @@ def explanation_dict(explanation: Explanation) -> dict[str, Any]:
             for r in evaluation.reclassifications
         ],
         "desired_fields": dict(decision.desired_fields),
+        "metrics": {name: metric_dict(m, zone) for name, m in decision.metrics.items()},
     })
     return data
+
+
+def metric_dict(metric: MetricEvaluation, zone: tzinfo | None = None) -> dict[str, Any]:
+    """One metric's clock as `status --json` and `explain --json` give it."""
+    return {
+        "due": _iso(metric.due, zone),
+        "due_in_tracker": _iso(metric.written_due, zone),
+        "status": metric.status.value,
+        "target_service_hours": _hours(metric.target),
+        "service_time_used_hours": _hours(metric.used),
+        "service_time_left_hours": _hours(metric.remaining),
+        "started": _iso(metric.started, zone),
+        "stopped_at": _iso(metric.stopped_at, zone),
+        "reopened": metric.reopened,
+        "pauses": [{"from": _iso(p.start, zone), "to": _iso(p.end, zone), "ongoing": p.ongoing}
+                   for p in metric.pauses],
+    }
+
+
+def _metric_story(name: str, metric: dict[str, Any]) -> str:
+    """One line telling a metric's clock: target, start, pauses, stop, status."""
+    if metric["target_service_hours"] is None:
+        return f"Metric {name}: no target agreed for this class"
+    story = (f"Metric {name}: {metric['target_service_hours']:g} service hours from "
+             f"{metric['started']}"
+             + (f" (reopened {metric['reopened']} time(s))" if metric["reopened"] else ""))
+    paused = len(metric["pauses"])
+    if paused:
+        story += f", {paused} period(s) not counted (waiting or stopped before a reopen)"
+    if metric["stopped_at"]:
+        story += f"; stopped {metric['stopped_at']}"
+    story += (f"; due {metric['due']}; {metric['status']} (used "
+              f"{metric['service_time_used_hours']:g} h)")
+    return story
 
 
 def explanation_text(data: dict[str, Any]) -> str:
@@ -138,6 +174,8 @@ def explanation_text(data: dict[str, Any]) -> str:
     for pause in data["pauses"]:
         lines.append(f"Paused {pause['from']} - {pause['to']}"
                      + (" (ongoing)" if pause["ongoing"] else ""))
+    for name, metric in data.get("metrics", {}).items():
+        lines.append(_metric_story(name, metric))
     if data["closed_periods"]:
         lines.append("Closed periods skipped:")
         for period in data["closed_periods"]:

@@ -88,6 +88,7 @@ def render_statement_html(
     statements: Sequence[Statement],
     compliance: Mapping[str, tuple[int, int, int]],
     currency: str = "EUR",
+    metric_compliance: Mapping[str, Mapping[str, tuple[int, int, int]]] | None = None,
 ) -> str:
     """The whole HTML document for the last statement, charting up to 12 months before it."""
     if not statements:
@@ -105,6 +106,9 @@ def render_statement_html(
         _chart_figure(recent),
         "<h2>Response times</h2>",
         _compliance_table(current.month, compliance),
+        *(part for metric, counts in (metric_compliance or {}).items()
+          for part in (f"<h2>{_e(metric.capitalize())} times</h2>",
+                       _compliance_table(current.month, counts, metric))),
     ])
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
@@ -242,8 +246,9 @@ def _adjustments_section(current: Statement) -> str:
     )
 
 
-def _compliance_table(month: str, compliance: Mapping[str, tuple[int, int, int]]) -> str:
-    """Received, answered in time and breached per incident class, with the share in time."""
+def _compliance_table(month: str, compliance: Mapping[str, tuple[int, int, int]],
+                      metric: str = "response") -> str:
+    """Received, met in time and breached per incident class, with the share in time."""
     rows = [_compliance_row(f"<th scope=\"row\">{_e(name)}</th>", counts)
             for name, counts in compliance.items()]
     if not rows:
@@ -254,8 +259,10 @@ def _compliance_table(month: str, compliance: Mapping[str, tuple[int, int, int]]
     foot = f"<tfoot>{total_row}</tfoot>\n" if len(compliance) > 1 else ""
     return (
         f"<table class=\"sla\">\n<caption class=\"muted\" style=\"text-align:left\">Tickets "
-        f"received in {_e(month)}. Share in time: answered in time among the responses "
-        "that were due (in time + breached).</caption>\n<thead><tr>"
+        f"received in {_e(month)}. Share in time: "
+        + ("answered in time among the responses" if metric == "response"
+           else f"{_e(metric)} in time among those")
+        + " that were due (in time + breached).</caption>\n<thead><tr>"
         "<th scope=\"col\">Class</th><th scope=\"col\" class=\"num\">Received</th>"
         "<th scope=\"col\" class=\"num\">In time</th><th scope=\"col\" class=\"num\">"
         "Breached</th><th scope=\"col\" class=\"num\">Share in time</th></tr></thead>\n"

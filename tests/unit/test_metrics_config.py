@@ -3,11 +3,13 @@ per event, escalation by metric, fields per metric; the shipped terms stay respo
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from slabridge.cli.main import run
 from slabridge.config.loader import Config, load_config
 from slabridge.domain.model import IssueRecord, Journal, SlaStatus, StatusChange
 from slabridge.domain.plan import decide
@@ -115,3 +117,55 @@ def test_fields_per_metric_are_wanted_only_where_named(tmp_path: Path) -> None:
     plain = decide(ticket(), None, None, config(tmp_path).rules(),
                    vienna(2026, 11, 23, 10)).desired_fields
     assert "resolution_status" not in plain
+
+
+def test_the_example_configuration_shows_a_resolution_metric_that_loads(
+    tmp_path: Path,
+) -> None:
+    """The commented resolution blocks of config/slabridge.example.yaml, uncommented, are a
+    valid configuration with the targets they say."""
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    uncommented = list(lines)
+    for first in ("  # metrics:", "# tiers:", "  # fields:"):
+        index = lines.index(first) if first in lines else next(
+            i for i, line in enumerate(lines) if line.startswith(first))
+        while index < len(lines) and lines[index].lstrip().startswith("#"):
+            line = lines[index]
+            indent = line[: len(line) - len(line.lstrip())]
+            uncommented[index] = indent + line.lstrip()[2:]
+            index += 1
+    path = tmp_path / "slabridge.yaml"
+    path.write_text("\n".join(uncommented), encoding="utf-8")  # include: a builtin name
+    loaded = load_config(path)
+    assert list(loaded.settings.sla.metrics) == ["resolution"]
+    day = timedelta(microseconds=loaded.tier("premium").calendar.service_day_us)
+    assert loaded.tier("premium").metric_target("critical", "resolution") == day
+    assert loaded.rules().metric_roles == {"resolution_due", "resolution_status"}
+
+
+def test_due_and_terms_know_every_metric(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    config(tmp_path)  # writes c.yaml
+    path = str(tmp_path / "c.yaml")
+    assert run(["--config", path, "due", "--tier", "advanced", "--class", "critical",
+                "--at", "2026-11-23T09:00:00+01:00", "--metric", "resolution", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["metric"], answer["due"], answer["target"]) == (
+        "resolution", "2026-11-24T16:00:00+01:00", "2d")
+    assert "response_due" not in answer
+    assert run(["--config", path, "due", "--tier", "advanced", "--class", "critical",
+                "--at", "2026-11-23T09:00:00+01:00", "--json"]) == 0
+    response = json.loads(capsys.readouterr().out)
+    assert response["due"] == response["response_due"] == "2026-11-23T13:00:00+01:00"
+    assert run(["--config", path, "due", "--tier", "advanced", "--class", "critical",
+                "--at", "2026-11-23T09:00:00+01:00", "--metric", "fix"]) == 2
+    assert "unknown metric 'fix'" in capsys.readouterr().err
+    assert run(["--config", path, "terms"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["tier", "class", "response", "resolution"]
+    advanced_critical = next(line for line in table if line.startswith("advanced   critical"))
+    assert "2d (14h)" in advanced_critical
+    assert run(["--config", path, "terms", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    cell = next(r for r in rows if (r["tier"], r["class"]) == ("advanced", "critical"))
+    assert cell["metrics"] == {"resolution": {"target": "2d", "target_service_hours": 14.0}}
