@@ -169,3 +169,12 @@ def test_due_and_terms_know_every_metric(tmp_path: Path,
     rows = json.loads(capsys.readouterr().out)
     cell = next(r for r in rows if (r["tier"], r["class"]) == ("advanced", "critical"))
     assert cell["metrics"] == {"resolution": {"target": "2d", "target_service_hours": 14.0}}
+
+
+def test_metric_events_are_noted_in_german_too(tmp_path: Path) -> None:
+    rules = config(tmp_path, "notes: {language: de}\n").rules()
+    journal = Journal("New", (StatusChange(vienna(2026, 11, 23, 10), "New", "Resolved"),))
+    decision = decide(ticket(status="Resolved"), journal, None, rules, vienna(2026, 11, 23, 11))
+    assert decision.update is not None
+    assert "*SLA Lösung eingehalten:* 2026-11-23 10:00 CET, fällig bis 2026-11-24 16:00 CET." \
+        in (decision.update.note or "")
