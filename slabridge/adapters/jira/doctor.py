@@ -14,7 +14,8 @@ from typing import Any
 
 import requests
 
-from slabridge.adapters.jira.tracker import PROPERTY, JiraTracker
+from slabridge.adapters.jira.tracker import JiraTracker
+from slabridge.adapters.jira.translate import PROPERTY
 from slabridge.app.doctor import Check, Needs
 
 # Jira's field types (schema.type) slabridge can write each value into.
