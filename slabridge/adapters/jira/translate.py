@@ -25,6 +25,7 @@ from slabridge.adapters.jira.reading import (
     text_member,
     time_member,
 )
+from slabridge.adapters.receipt import receipt_in
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
     Journal,
@@ -33,7 +34,6 @@ from slabridge.domain.model import (
     Ticket,
     TicketFacts,
     TimeEntry,
-    checked_receipt,
 )
 
 PROPERTY = "slabridge.sla"
@@ -101,12 +101,8 @@ class JiraTranslator:
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             raise Unreadable("fields.labels", f"is {kind_of(labels)}, not a list of labels")
         reporter = optional_object(fields, "reporter", "fields.reporter", "a user")
-        received, receipt_problem = None, ""
-        if self._receipt_field:
-            value = custom.get(self._receipt_field)
-            text = value if isinstance(value, str) else ""
-            received, receipt_problem = checked_receipt(
-                self._receipt_field, text, self._local_zone, created)
+        received, receipt_problem = receipt_in(custom, self._receipt_field, self._local_zone,
+                                               created)
         if self.field_names:
             sla_fields = {}
             for role, name in self.field_names.items():

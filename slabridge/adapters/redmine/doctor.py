@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from slabridge.adapters.redmine.tracker import RedmineTracker
-from slabridge.app.doctor import Check, Needs
+from slabridge.app.doctor import Check, Needs, Unanswered, statement_targets, unreachable
 
 # Permission -> (name in Redmine's role form, module that must be enabled in the project)
 PERMISSIONS: Mapping[str, tuple[str, str]] = {
@@ -36,14 +36,6 @@ TEXT_FORMATS = ("string", "text")
 FORMATS: Mapping[str, tuple[str, ...]] = {"response_due_date": ("date",)}
 FORMAT_NAMES = {"string": "Text", "text": "Long text", "date": "Date"}
 ACTIVE = 1  # a project's status; closed (5) projects take no edits
-
-
-class Unanswered(Exception):  # noqa: N818 - not an error the user sees: a check that failed
-    """A request whose failure is already a failed check; the run stops there."""
-
-    def __init__(self, check: Check) -> None:
-        self.check = check
-        super().__init__(check.name)
 
 
 @dataclass
@@ -74,10 +66,7 @@ class RedmineDoctor:
         try:
             response = self.tracker.probe(path, params)
         except requests.RequestException as exc:
-            raise Unanswered(Check(
-                "Redmine reachable", False, f"{what or path}: {type(exc).__name__}: {exc}",
-                "check tracker.url, the network and proxy (HTTPS_PROXY, NO_PROXY), and TLS "
-                "(REQUESTS_CA_BUNDLE or tracker.verify_tls)")) from None
+            raise unreachable("Redmine", what or path, exc) from None
         try:
             return response.status_code, response.json()
         except ValueError:
@@ -419,11 +408,7 @@ class RedmineDoctor:
     # --- statements ---------------------------------------------------------------------
 
     def _check_wikis(self, user: Mapping[str, Any]) -> None:
-        by_target: dict[str, list[str]] = {}
-        for customer, target in self.needs.post_to.items():
-            by_target.setdefault(target, []).append(customer)
-        for target, customers in by_target.items():
-            title = f"statement wiki {target!r} (hours.post_to of {', '.join(customers)})"
+        for title, target in statement_targets(self.needs, "wiki"):
             kind, _, identifier = target.partition(":")
             if kind != "project" or not identifier:
                 self.checks.append(Check(title, False, "Redmine statements go to a wiki",

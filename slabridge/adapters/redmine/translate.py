@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from slabridge.adapters.receipt import receipt_in
 from slabridge.adapters.redmine.catalog import RedmineCatalog
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
@@ -15,7 +16,6 @@ from slabridge.domain.model import (
     StatusChange,
     Ticket,
     TicketFacts,
-    checked_receipt,
 )
 
 
@@ -60,12 +60,8 @@ class IssueTranslator:
         project = catalog.project_names.get(project_id) or str(raw["project"].get("name", ""))
         created = required_time(raw["created_on"])
         updated = required_time(raw["updated_on"])
-        received, receipt_problem = None, ""
-        if self._receipt_field:
-            value = custom.get(self._receipt_field)
-            text = value if isinstance(value, str) else ""
-            received, receipt_problem = checked_receipt(
-                self._receipt_field, text, self._local_zone, created)
+        received, receipt_problem = receipt_in(custom, self._receipt_field, self._local_zone,
+                                               created)
         sla_fields = {}
         for role, name in self._field_names.items():
             value = custom.get(name, "")
