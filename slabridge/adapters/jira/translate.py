@@ -103,17 +103,7 @@ class JiraTranslator:
         reporter = optional_object(fields, "reporter", "fields.reporter", "a user")
         received, receipt_problem = receipt_in(custom, self._receipt_field, self._local_zone,
                                                created)
-        if self.field_names:
-            sla_fields = {}
-            for role, name in self.field_names.items():
-                value = custom.get(name, "")
-                sla_fields[role] = self._stored_value(name, value)
-        else:
-            properties = raw.get("properties")
-            stored = properties.get(PROPERTY) if isinstance(properties, dict) else None
-            # Someone else's value in our property is no SLA data: it is written anew.
-            sla_fields = ({str(k): str(v) for k, v in stored.items() if isinstance(v, str)}
-                          if isinstance(stored, dict) else {})
+        sla_fields = self._sla_fields(raw, custom)
         issue_id = raw.get("id")
         if isinstance(issue_id, str | int) and not isinstance(issue_id, bool):
             self.keys_by_id[str(issue_id)] = key
@@ -141,6 +131,19 @@ class JiraTranslator:
             tracked_fields=frozenset(self.field_names) if self.field_names else None,
             receipt_problem=receipt_problem,
         )
+
+    def _sla_fields(self, raw: Mapping[str, Any],
+                    custom: Mapping[str, str | tuple[str, ...]]) -> dict[str, str]:
+        """slabridge's values on the issue: from the configured fields, else from the issue
+        property."""
+        if self.field_names:
+            return {role: self._stored_value(name, custom.get(name, ""))
+                    for role, name in self.field_names.items()}
+        properties = raw.get("properties")
+        stored = properties.get(PROPERTY) if isinstance(properties, dict) else None
+        # Someone else's value in our property is no SLA data: it is written anew.
+        return ({str(k): str(v) for k, v in stored.items() if isinstance(v, str)}
+                if isinstance(stored, dict) else {})
 
     def _sprint_of(self, fields: Mapping[str, Any]) -> str | None:
         sprint_field = self.fields_by_name.get("Sprint")

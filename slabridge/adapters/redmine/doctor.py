@@ -251,25 +251,13 @@ class RedmineDoctor:
             return Check(title, True, "not checked: the configured projects have no issues "
                          "yet (doctor with an administrator's key checks without issues)",
                          hint=True)
-        pairs = sum(len(p.samples) for p in projects)
         if definition is None:
+            pairs = sum(len(p.samples) for p in projects)
             detail = "on the issues of every project and tracker that has any"
             if unchecked:
                 detail += f" ({len(unchecked)} of {pairs} project/tracker pairs have none yet)"
-        else:
-            detail = (f"{FORMAT_NAMES.get(definition.get('field_format', ''), '?')}, on every "
-                      "tracker of the projects")
-            unknown = [p.identifier for p in projects if name not in p.enabled_fields
-                       and not any(name in (names or ()) for names in p.samples.values())]
-            if not definition.get("visible", True):
-                roles = ", ".join(r["name"] for r in definition.get("roles", [])) or "no role"
-                detail += (f"; visible only to {roles} (a service account that is no "
-                           "administrator needs one of those roles)")
-            if unknown:
-                # The API has no is_for_all: a field for all projects is listed by none.
-                detail += (f"; for all projects, or not enabled for {', '.join(unknown)} "
-                           "(the API does not say, and no issue there shows it yet)")
-        return Check(title, True, detail)
+            return Check(title, True, detail)
+        return Check(title, True, _defined_field_detail(name, definition, projects))
 
     def _definition_problem(self, definition: Mapping[str, Any], formats: tuple[str, ...],
                             role: str | None,
@@ -441,6 +429,24 @@ class RedmineDoctor:
                         "an administrator grants it to the service account's role there"))
                     continue
             self.checks.append(Check(title, True, "the wiki exists and may be edited"))
+
+
+def _defined_field_detail(name: str, definition: Mapping[str, Any],
+                          projects: list[_Project]) -> str:
+    """What doctor says of a field it found defined (an administrator's key) and in use."""
+    detail = (f"{FORMAT_NAMES.get(definition.get('field_format', ''), '?')}, on every "
+              "tracker of the projects")
+    unknown = [p.identifier for p in projects if name not in p.enabled_fields
+               and not any(name in (names or ()) for names in p.samples.values())]
+    if not definition.get("visible", True):
+        roles = ", ".join(r["name"] for r in definition.get("roles", [])) or "no role"
+        detail += (f"; visible only to {roles} (a service account that is no "
+                   "administrator needs one of those roles)")
+    if unknown:
+        # The API has no is_for_all: a field for all projects is listed by none.
+        detail += (f"; for all projects, or not enabled for {', '.join(unknown)} "
+                   "(the API does not say, and no issue there shows it yet)")
+    return detail
 
 
 def diagnose(tracker: RedmineTracker, needs: Needs) -> list[Check]:
