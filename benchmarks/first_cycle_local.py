@@ -84,7 +84,7 @@ class FakeRedmine:
         self.idle_seconds = idle_seconds
         self.asleep = 0.0
         # Redmine's response bodies, rendered before the clock starts: the adapter gets
-        # bytes and parses each page with orjson (RedmineTracker._get_json; timed below).
+        # bytes and parses each page with orjson (RedmineTransport.get_json; timed below).
         self.pages = [
             json.dumps({"issues": [redmine_json(n) for n in range(first, min(first + 100,
                                                                           size + 1))],
@@ -93,9 +93,9 @@ class FakeRedmine:
         ]
         self.adapter = RedmineTracker("https://redmine.invalid", "k" * 40, ("bench",), FIELDS)
         # What prepare() would have read from Redmine.
-        self.adapter._project_names = {1: "bench"}
-        self.adapter._default_status = {"Bug": "New"}
-        self.adapter._field_ids = {name: number for number, name in enumerate(CUSTOM, 1)}
+        self.adapter.catalog.project_names = {1: "bench"}
+        self.adapter.catalog._default_status = {"Bug": "New"}
+        self.adapter.catalog.field_ids = {name: number for number, name in enumerate(CUSTOM, 1)}
         self.name = self.adapter.name
         self.writes = 0
 
@@ -120,7 +120,7 @@ class FakeRedmine:
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         for page in self.pages:
             for raw in orjson.loads(page)["issues"]:
-                yield self.adapter.ticket_from(raw)
+                yield self.adapter.translator.ticket_from(raw)
 
     def journal(self, key: str) -> Journal:
         raise AssertionError("pristine issues need no journal")

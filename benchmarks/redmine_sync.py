@@ -416,7 +416,7 @@ def measure_size(size: int, url: str, key: str, max_cycles: int, naive: bool,
         syncer = build_syncer(load_config(config_path))
         settle_long_lived_objects()  # as `slabridge sync` and the daemon do before a cycle
         tracker: Any = syncer.tracker  # the concrete RedmineTracker: its session is measured
-        meter = HttpMeter(tracker._redmine.engine.session, writes_of=tracker)
+        meter = HttpMeter(tracker.transport.session, writes_of=tracker.transport)
         watch = Stopwatch()
         # Timed where Syncer._plan looks it up (the module global), not changed in slabridge/.
         setattr(service, "decide", watch.wrap("decide", decide))  # noqa: B010

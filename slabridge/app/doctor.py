@@ -1,7 +1,8 @@
 """`slabridge doctor`: what slabridge needs of the tracker, the checks' value and their output.
 
 This module is pure: `needs_of` reads the configuration, `render_text` and `render_json`
-format checks. The checks themselves read the tracker (GET only) in
+format checks, and the helpers both trackers' checks share (`Unanswered`, `unreachable`,
+`statement_targets`) make them. The checks themselves read the tracker (GET only) in
 `slabridge/adapters/redmine/doctor.py` and `slabridge/adapters/jira/doctor.py`.
 """
 
@@ -98,6 +99,32 @@ def needs_of(config: Config, rule_fields: Sequence[str] = ()) -> Needs:
             "sla_handling": len("current_sprint_surcharge"),
         },
     )
+
+
+class Unanswered(Exception):  # noqa: N818 - not an error the user sees: a check that failed
+    """A request whose failure is already a failed check; the run stops there."""
+
+    def __init__(self, check: Check) -> None:
+        self.check = check
+        super().__init__(check.name)
+
+
+def unreachable(tracker: str, where: str, exc: Exception) -> Unanswered:
+    """The stop of a run whose request to the tracker (Redmine, Jira) got no answer."""
+    return Unanswered(Check(
+        f"{tracker} reachable", False, f"{where}: {type(exc).__name__}: {exc}",
+        "check tracker.url, the network and proxy (HTTPS_PROXY, NO_PROXY), and TLS "
+        "(REQUESTS_CA_BUNDLE or tracker.verify_tls)"))
+
+
+def statement_targets(needs: Needs, place: str) -> list[tuple[str, str]]:
+    """(check title, target) of each place statements go to (hours.post_to), once per
+    target with the customers it serves; `place` is what a target is (wiki, issue)."""
+    customers: dict[str, list[str]] = {}
+    for customer, target in needs.post_to.items():
+        customers.setdefault(target, []).append(customer)
+    return [(f"statement {place} {target!r} (hours.post_to of {', '.join(names)})", target)
+            for target, names in customers.items()]
 
 
 def failures(checks: Sequence[Check]) -> list[Check]:

@@ -13,7 +13,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from slabridge.adapters.jira.tracker import JiraTracker, adf_text, to_adf
+from slabridge.adapters.jira.adf import adf_text, to_adf
+from slabridge.adapters.jira.tracker import JiraTracker
 from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_syncer, build_tracker
 from slabridge.config.loader import load_config
@@ -246,10 +247,10 @@ def test_active_sprint_and_moves_in_batches_of_50(
     tracker = build_tracker(load_config(write_config(tmp_path)))
     assert isinstance(tracker, JiraTracker)
     tracker.prepare()
-    sprint = tracker.active_sprint()
+    sprint = tracker.sprints.active_sprint()
     assert sprint is not None and (sprint.id, sprint.name) == ("37", "Sprint 47")
     keys = [f"ACME-{n}" for n in range(120)]
-    assert tracker.move_to_sprint(sprint.id, keys) == 3
+    assert tracker.sprints.move_to_sprint(sprint.id, keys) == 3
     sizes = [len(body(c)["issues"]) for c in calls(jira, "POST", r"/sprint/37/issue")]
     assert sizes == [50, 50, 20]
     assert query(calls(jira, "GET", r"/board/5/sprint")[0])["state"] == ["active"]
@@ -270,7 +271,7 @@ def test_worklogs_read_incrementally(jira: responses.RequestsMock, tmp_path: Pat
     tracker = build_tracker(load_config(write_config(tmp_path)))
     assert isinstance(tracker, JiraTracker)
     tracker.prepare()
-    entries, next_since = tracker.worklogs_updated_since(
+    entries, next_since = tracker.worklogs.updated_since(
         datetime.fromtimestamp(1763800000, UTC)
     )
     assert [(e.id, e.ticket_key, e.seconds) for e in entries] == [
@@ -295,7 +296,7 @@ def test_old_search_endpoint_410_is_a_clear_error(tmp_path: Path) -> None:
         assert isinstance(tracker, JiraTracker)
         tracker.prepare()
         with pytest.raises(TrackerError, match=r"Jira removed this endpoint \(HTTP 410\)"):
-            tracker._get("search", {"jql": "project = ACME"})
+            tracker.connection.get("search", {"jql": "project = ACME"})
 
 
 def test_adf_round_trip() -> None:

@@ -334,7 +334,7 @@ def test_odd_worklogs_are_skipped_and_logged(
     assert isinstance(tracker, JiraTracker)
     tracker.prepare()
     with capture_logs() as logs:
-        entries, _ = tracker.worklogs_updated_since(datetime.fromtimestamp(1763800000, UTC))
+        entries, _ = tracker.worklogs.updated_since(datetime.fromtimestamp(1763800000, UTC))
     assert [e.id for e in entries] == ["104", "105"]
     assert [(e["event"], e.get("field")) for e in logs] == [
         ("worklog_unreadable", None), ("worklog_unreadable", "started")]
@@ -351,7 +351,7 @@ def test_worklog_pages_that_do_not_move_on_stop(
     assert isinstance(tracker, JiraTracker)
     tracker.prepare()
     with pytest.raises(TrackerError, match="does not move on"):
-        tracker.worklogs_updated_since(datetime.fromtimestamp(1763800000, UTC))
+        tracker.worklogs.updated_since(datetime.fromtimestamp(1763800000, UTC))
 
 
 def test_sprint_without_a_usable_id_is_skipped(
@@ -366,6 +366,6 @@ def test_sprint_without_a_usable_id_is_skipped(
     tracker = build_tracker(load_config(write_config(tmp_path)))
     assert isinstance(tracker, JiraTracker)
     tracker.prepare()
-    sprint = tracker.active_sprint()
+    sprint = tracker.sprints.active_sprint()
     assert sprint is not None
     assert (sprint.id, sprint.start) == ("37", None)

@@ -81,11 +81,11 @@ def test_generated_sprint_pages(page: Any, tmp_path_factory: pytest.TempPathFact
         mock.post(re.compile(rf"{CLOUD}/rest/agile/1.0/sprint/\d+/issue$"), status=204)
         tracker = tracker_for(tmp_path_factory.mktemp("sprint"))
         try:
-            sprint = tracker.active_sprint()
+            sprint = tracker.sprints.active_sprint()
         except SlabridgeError:
             return
         if sprint is not None:
-            assert tracker.move_to_sprint(sprint.id, ["ACME-1"]) == 1
+            assert tracker.sprints.move_to_sprint(sprint.id, ["ACME-1"]) == 1
 
 
 @settings(CI, max_examples=50)

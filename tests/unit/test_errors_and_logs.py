@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 
 import pytest
 import requests
 import structlog
 from redminelib import exceptions as rex
 
+from slabridge.adapters.redmine import error_map
 from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.errors import IssueError, TrackerAuthError, TrackerUnavailableError
 from slabridge.logs import redact_secrets, register_secret
@@ -16,7 +18,7 @@ from slabridge.logs import redact_secrets, register_secret
 TRACKER = RedmineTracker("http://127.0.0.1:9", "k" * 40, ("p",), {"sla_class": "SLA class"})
 
 
-def raiser(error: Exception) -> object:
+def raiser(error: Exception) -> Callable[[], object]:
     def action() -> object:
         raise error
     return action
@@ -40,20 +42,18 @@ def raiser(error: Exception) -> object:
 def test_vendor_errors_map_to_ours(error: Exception, expected: type[Exception]) -> None:
     """Each python-redmine or requests failure on one issue becomes the right slabridge error."""
     with pytest.raises(expected) as caught:
-        TRACKER.call(raiser(error), issue="42")  # type: ignore[arg-type]
+        TRACKER.error_map.call(raiser(error), issue="42")
     assert type(caught.value) is expected
 
 
 def test_every_redminelib_exception_is_mapped() -> None:
     """Each python-redmine exception is listed in exactly one mapping (fails on a new one)."""
-    from slabridge.adapters.redmine import tracker as adapter
-
     classes = {
         cls for _, cls in inspect.getmembers(rex, inspect.isclass)
         if issubclass(cls, rex.BaseRedmineError) and cls is not rex.BaseRedmineError
     }
-    groups = (adapter.ISSUE_ERRORS, adapter.UNAVAILABLE_ERRORS, adapter.AUTH_ERRORS,
-              adapter.MISUSE_ERRORS, (rex.UnknownError,))
+    groups = (error_map.ISSUE_ERRORS, error_map.UNAVAILABLE_ERRORS, error_map.AUTH_ERRORS,
+              error_map.MISUSE_ERRORS, (rex.UnknownError,))
     for cls in classes:
         listed = [group for group in groups if cls in group]
         assert len(listed) == 1, f"{cls.__name__} is mapped {len(listed)} times"
@@ -73,7 +73,7 @@ def test_secrets_are_redacted_from_log_events() -> None:
 def test_auth_error_message_does_not_contain_the_key() -> None:
     """The user-facing message names the variable, not its value."""
     with pytest.raises(TrackerAuthError) as caught:
-        TRACKER.call(raiser(rex.AuthError()))  # type: ignore[arg-type]
+        TRACKER.error_map.call(raiser(rex.AuthError()))
     assert "k" * 40 not in str(caught.value)
     assert "REDMINE_API_KEY" in str(caught.value)
 

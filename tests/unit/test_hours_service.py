@@ -10,7 +10,7 @@ from typing import cast
 
 import pytest
 
-from slabridge.adapters.redmine.tracker import wiki_title
+from slabridge.adapters.redmine.hours import wiki_title
 from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.hours import HoursService, statement_textile
 from slabridge.cli.hours import output_format

@@ -25,7 +25,7 @@ def test_proxy_variables_are_taken_once_and_not_looked_up_per_request(
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    session = tracker()._redmine.engine.session
+    session = tracker().transport.session
     assert session.proxies["https"] == "http://proxy.example:3128"
     assert session.trust_env is False  # no environment lookups per request
 
@@ -33,17 +33,17 @@ def test_proxy_variables_are_taken_once_and_not_looked_up_per_request(
 def test_no_proxy_still_exempts_the_tracker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "redmine.example")
-    assert "https" not in tracker()._redmine.engine.session.proxies
+    assert "https" not in tracker().transport.session.proxies
 
 
 def test_a_ca_bundle_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
-    assert tracker()._redmine.engine.requests["verify"] == "/etc/ssl/company-ca.pem"
+    assert tracker().transport.redmine.engine.requests["verify"] == "/etc/ssl/company-ca.pem"
     # ... but never switches verification back on where the config turned it off.
-    assert tracker(verify_tls=False)._redmine.engine.requests["verify"] is False
+    assert tracker(verify_tls=False).transport.redmine.engine.requests["verify"] is False
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    assert tracker()._redmine.engine.requests["verify"] is True
+    assert tracker().transport.redmine.engine.requests["verify"] is True
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_redmine_that_never_answers_times_out(silent_port: int) -> None:
 
 
 def test_a_write_that_gets_no_answer_times_out_and_is_not_sent_again(silent_port: int) -> None:
-    # Writes bypass the session (RedmineTracker._send_put) but keep its timeout.
+    # Writes bypass the session (RedmineTransport._send_put) but keep its timeout.
     silent = RedmineTracker(f"http://127.0.0.1:{silent_port}", "k" * 40, ("p",), FIELDS,
                             timeout=0.5, retries=3)
     started = time.monotonic()

@@ -69,7 +69,7 @@ def server() -> Iterator[str]:
 def test_reads_retry_with_backoff(server: str) -> None:
     """Two 503s then success: the listing succeeds after three attempts."""
     tracker = RedmineTracker(server, "k" * 40, ("p",), {}, retries=3)
-    tracker._project_ids = {"p": 1}
+    tracker.catalog._project_ids = {"p": 1}
     assert list(tracker.list_issues(None, open_only=False)) == []
     assert FlakyRedmine.seen["GET"] == 3
     assert tracker.requests_made == 1  # the hook sees the final response only
@@ -78,7 +78,7 @@ def test_reads_retry_with_backoff(server: str) -> None:
 def test_reads_give_up_after_retries(server: str) -> None:
     """With fewer retries than failures the read is reported as unavailable."""
     tracker = RedmineTracker(server, "k" * 40, ("p",), {}, retries=1)
-    tracker._project_ids = {"p": 1}
+    tracker.catalog._project_ids = {"p": 1}
     with pytest.raises(TrackerUnavailableError):
         list(tracker.list_issues(None, open_only=False))
 

@@ -101,10 +101,11 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
     plain_server: int,
 ) -> None:
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
-    tracker._field_ids = {"SLA response due": 7}
-    tracker._get_json("/issues.json", {})  # a read, as every cycle starts: a cookie comes back
-    assert "_redmine_session" in tracker._redmine.engine.session.cookies
-    read_date = tracker._last_date
+    tracker.catalog.field_ids = {"SLA response due": 7}
+    # A read, as every cycle starts: a cookie comes back.
+    tracker.transport.get_json("/issues.json", {})
+    assert "_redmine_session" in tracker.transport.session.cookies
+    read_date = tracker.transport.last_date
     RecordingRedmine.seen.clear()
     tracker.prepare_update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
                                         note="hello", note_keys=("k",)))()
@@ -122,8 +123,8 @@ def test_a_write_sends_the_key_and_json_once_on_a_kept_alive_connection(
     assert tracker.requests_made == 3  # the read and both writes
     # The server's clock of the read, for the next watermark (see
     # RedmineTracker._note_listing_start); writes leave it as it was.
-    assert tracker._last_date is not None and tracker._last_date == read_date
-    answered = parsedate_to_datetime(tracker._last_date)
+    assert tracker.transport.last_date is not None and tracker.transport.last_date == read_date
+    answered = parsedate_to_datetime(tracker.transport.last_date)
     assert abs((answered - datetime.now(UTC)).total_seconds()) < 60
 
 
@@ -287,7 +288,7 @@ def test_a_prepared_write_is_checked_and_encoded_at_once_and_sent_only_when_call
     plain_server: int,
 ) -> None:
     tracker = RedmineTracker(f"http://127.0.0.1:{plain_server}", KEY, ("p",), FIELDS)
-    tracker._field_ids = {"SLA response due": 7}
+    tracker.catalog.field_ids = {"SLA response due": 7}
     send = tracker.prepare_update(TicketUpdate("5", {"response_due": "2026-12-03T10:00:00Z"},
                                                note="hello", note_keys=("k",)))
     assert RecordingRedmine.seen == []
@@ -296,7 +297,7 @@ def test_a_prepared_write_is_checked_and_encoded_at_once_and_sent_only_when_call
     assert line == "PUT /issues/5.json HTTP/1.1"
     assert json.loads(body) == {"issue": {
         "custom_fields": [{"id": 7, "value": "2026-12-03T10:00:00Z"}], "notes": "hello"}}
-    tracker._field_ids = {}  # the field is not enabled for the issue's project
+    tracker.catalog.field_ids = {}  # the field is not enabled for the issue's project
     with pytest.raises(IssueError, match="custom field 'SLA response due' is not available"):
         tracker.prepare_update(TicketUpdate("6", {"response_due": "2026-12-03T10:00:00Z"}))
     # The unknown id was looked for on the issue itself (a non-admin key learns ids from
@@ -321,8 +322,9 @@ def test_an_unknown_watcher_does_not_keep_the_fields_and_note_from_being_written
 def test_refusals_are_said_in_words_not_library_class_names() -> None:
     """What python-redmine raises, as a user reads it: for one issue, and for the rest."""
     tracker = RedmineTracker("http://127.0.0.1:9", KEY, ("p",), FIELDS)
+    translated = tracker.error_map.translated
     said = {
-        str(tracker._translated(exc, issue)): type(tracker._translated(exc, issue))
+        str(translated(exc, issue)): type(translated(exc, issue))
         for exc, issue in ((rex.ResourceNotFoundError(), "5"), (rex.ForbiddenError(), "5"),
                            (rex.ValidationError("Subject cannot be blank"), "5"),
                            (rex.ResourceNotFoundError(), None))

@@ -14,8 +14,9 @@ from typing import Any
 
 import requests
 
-from slabridge.adapters.jira.tracker import PROPERTY, JiraTracker
-from slabridge.app.doctor import Check, Needs
+from slabridge.adapters.jira.tracker import JiraTracker
+from slabridge.adapters.jira.translate import PROPERTY
+from slabridge.app.doctor import Check, Needs, Unanswered, statement_targets, unreachable
 
 # Jira's field types (schema.type) slabridge can write each value into.
 FIELD_TYPES: Mapping[str, tuple[str, ...]] = {
@@ -34,12 +35,6 @@ PERMISSION_USES = {
 }
 
 
-class _Stop(Exception):  # noqa: N818 - not an error the user sees: a check that failed
-    def __init__(self, check: Check) -> None:
-        self.check = check
-        super().__init__(check.name)
-
-
 class JiraDoctor:
     """Every check of `slabridge doctor` against one Jira site."""
 
@@ -53,10 +48,7 @@ class JiraDoctor:
         try:
             return self.tracker.probe(path, params, agile=agile)
         except requests.RequestException as exc:
-            raise _Stop(Check(
-                "Jira reachable", False, f"{self.tracker.name}: {type(exc).__name__}: {exc}",
-                "check tracker.url, the network and proxy (HTTPS_PROXY, NO_PROXY), and TLS "
-                "(REQUESTS_CA_BUNDLE or tracker.verify_tls)")) from None
+            raise unreachable("Jira", self.tracker.name, exc) from None
 
     def run(self) -> list[Check]:
         """All checks, in order; an unreachable Jira or refused credentials end the list."""
@@ -67,7 +59,7 @@ class JiraDoctor:
                 fields = self._check_fields()
                 self._check_screens(visible, fields)
                 self._check_board()
-        except _Stop as stop:
+        except Unanswered as stop:
             self.checks.append(stop.check)
         return self.checks
 
@@ -148,11 +140,7 @@ class JiraDoctor:
         for key in visible:
             self.checks.append(self._permission_check(
                 f"permissions in {key}", {"projectKey": key}, wanted))
-        targets: dict[str, list[str]] = {}
-        for customer, target in self.needs.post_to.items():
-            targets.setdefault(target, []).append(customer)
-        for target, customers in targets.items():
-            title = f"statement issue {target!r} (hours.post_to of {', '.join(customers)})"
+        for title, target in statement_targets(self.needs, "issue"):
             kind, _, key = target.partition(":")
             if kind != "issue" or not key:
                 self.checks.append(Check(title, False, "Jira statements go to an issue",

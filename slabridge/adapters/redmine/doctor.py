@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from slabridge.adapters.redmine.tracker import RedmineTracker
-from slabridge.app.doctor import Check, Needs
+from slabridge.app.doctor import Check, Needs, Unanswered, statement_targets, unreachable
 
 # Permission -> (name in Redmine's role form, module that must be enabled in the project)
 PERMISSIONS: Mapping[str, tuple[str, str]] = {
@@ -36,14 +36,6 @@ TEXT_FORMATS = ("string", "text")
 FORMATS: Mapping[str, tuple[str, ...]] = {"response_due_date": ("date",)}
 FORMAT_NAMES = {"string": "Text", "text": "Long text", "date": "Date"}
 ACTIVE = 1  # a project's status; closed (5) projects take no edits
-
-
-class Unanswered(Exception):  # noqa: N818 - not an error the user sees: a check that failed
-    """A request whose failure is already a failed check; the run stops there."""
-
-    def __init__(self, check: Check) -> None:
-        self.check = check
-        super().__init__(check.name)
 
 
 @dataclass
@@ -74,10 +66,7 @@ class RedmineDoctor:
         try:
             response = self.tracker.probe(path, params)
         except requests.RequestException as exc:
-            raise Unanswered(Check(
-                "Redmine reachable", False, f"{what or path}: {type(exc).__name__}: {exc}",
-                "check tracker.url, the network and proxy (HTTPS_PROXY, NO_PROXY), and TLS "
-                "(REQUESTS_CA_BUNDLE or tracker.verify_tls)")) from None
+            raise unreachable("Redmine", what or path, exc) from None
         try:
             return response.status_code, response.json()
         except ValueError:
@@ -262,25 +251,13 @@ class RedmineDoctor:
             return Check(title, True, "not checked: the configured projects have no issues "
                          "yet (doctor with an administrator's key checks without issues)",
                          hint=True)
-        pairs = sum(len(p.samples) for p in projects)
         if definition is None:
+            pairs = sum(len(p.samples) for p in projects)
             detail = "on the issues of every project and tracker that has any"
             if unchecked:
                 detail += f" ({len(unchecked)} of {pairs} project/tracker pairs have none yet)"
-        else:
-            detail = (f"{FORMAT_NAMES.get(definition.get('field_format', ''), '?')}, on every "
-                      "tracker of the projects")
-            unknown = [p.identifier for p in projects if name not in p.enabled_fields
-                       and not any(name in (names or ()) for names in p.samples.values())]
-            if not definition.get("visible", True):
-                roles = ", ".join(r["name"] for r in definition.get("roles", [])) or "no role"
-                detail += (f"; visible only to {roles} (a service account that is no "
-                           "administrator needs one of those roles)")
-            if unknown:
-                # The API has no is_for_all: a field for all projects is listed by none.
-                detail += (f"; for all projects, or not enabled for {', '.join(unknown)} "
-                           "(the API does not say, and no issue there shows it yet)")
-        return Check(title, True, detail)
+            return Check(title, True, detail)
+        return Check(title, True, _defined_field_detail(name, definition, projects))
 
     def _definition_problem(self, definition: Mapping[str, Any], formats: tuple[str, ...],
                             role: str | None,
@@ -419,11 +396,7 @@ class RedmineDoctor:
     # --- statements ---------------------------------------------------------------------
 
     def _check_wikis(self, user: Mapping[str, Any]) -> None:
-        by_target: dict[str, list[str]] = {}
-        for customer, target in self.needs.post_to.items():
-            by_target.setdefault(target, []).append(customer)
-        for target, customers in by_target.items():
-            title = f"statement wiki {target!r} (hours.post_to of {', '.join(customers)})"
+        for title, target in statement_targets(self.needs, "wiki"):
             kind, _, identifier = target.partition(":")
             if kind != "project" or not identifier:
                 self.checks.append(Check(title, False, "Redmine statements go to a wiki",
@@ -456,6 +429,24 @@ class RedmineDoctor:
                         "an administrator grants it to the service account's role there"))
                     continue
             self.checks.append(Check(title, True, "the wiki exists and may be edited"))
+
+
+def _defined_field_detail(name: str, definition: Mapping[str, Any],
+                          projects: list[_Project]) -> str:
+    """What doctor says of a field it found defined (an administrator's key) and in use."""
+    detail = (f"{FORMAT_NAMES.get(definition.get('field_format', ''), '?')}, on every "
+              "tracker of the projects")
+    unknown = [p.identifier for p in projects if name not in p.enabled_fields
+               and not any(name in (names or ()) for names in p.samples.values())]
+    if not definition.get("visible", True):
+        roles = ", ".join(r["name"] for r in definition.get("roles", [])) or "no role"
+        detail += (f"; visible only to {roles} (a service account that is no "
+                   "administrator needs one of those roles)")
+    if unknown:
+        # The API has no is_for_all: a field for all projects is listed by none.
+        detail += (f"; for all projects, or not enabled for {', '.join(unknown)} "
+                   "(the API does not say, and no issue there shows it yet)")
+    return detail
 
 
 def diagnose(tracker: RedmineTracker, needs: Needs) -> list[Check]:
