@@ -1,4 +1,5 @@
-"""The unit tests' outside world: one fake tracker and an in-memory state store.
+"""The unit tests' outside world: one fake tracker, an in-memory state store, and the
+configuration the use cases' tests run on.
 
 `FakeTracker` implements the whole `Tracker` port (slabridge.ports) without a network. It
 keeps what slabridge writes as Redmine does (fields, notes with their markers, which the
@@ -16,8 +17,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
+from pathlib import Path
 
 from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.config.loader import Config, load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import Journal, Sprint, Ticket, TimeEntry, TimeEntryBatch
 from slabridge.domain.plan import TicketUpdate
@@ -144,3 +147,30 @@ class FakeTracker:
 def memory_store() -> SqliteStateStore:
     """The real state store, in memory (see the module's docstring)."""
     return SqliteStateStore(":memory:")
+
+
+EXAMPLE = Path(__file__).parents[1] / "config" / "slabridge.example.yaml"
+LADDERS = """
+escalation:
+  channels:
+    chat: {kind: webhook, url: "http://127.0.0.1:9/hook"}
+    mail: {kind: email, to: [ops@example.com], sender: sla@example.com}
+    pager: {kind: webhook, url: "http://127.0.0.1:9/pager"}
+  on_call_channel: pager
+  ladders:
+    standard:
+      - {name: at-risk, when: at_risk, mention: [alice], watchers: [alice], notify: [chat]}
+      - {name: breached, when: breached, mention: [alice, bob], raise_priority: Immediate,
+         reassign: bob, notify: [mail, chat]}
+  rules:
+    - {ladder: standard}
+"""
+
+
+def example_config(tmp_path: Path, extra: str = "") -> Config:
+    """For the use cases' tests (sync, reload): the example configuration with escalation
+    ladders on three channels, and `extra` YAML on top. (Domain tests build plain values:
+    tests/domain_values.py.)"""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"include: [{EXAMPLE}]\n{LADDERS}{extra}", encoding="utf-8")
+    return load_config(path)

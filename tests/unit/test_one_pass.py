@@ -18,7 +18,8 @@ from slabridge.domain.model import IssueRecord, Sprint
 from slabridge.domain.plan import decide, needs_of
 from tests.conftest import vienna
 from tests.fakes import FakeTracker, memory_store
-from tests.unit.test_escalation import config, ticket
+from tests.fakes import example_config as config
+from tests.unit.test_escalation import ticket
 
 SATURDAY = vienna(2026, 11, 21, 10)
 

@@ -31,7 +31,7 @@ from slabridge.errors import (
 )
 from tests.conftest import vienna
 from tests.fakes import FakeTracker, memory_store
-from tests.unit.test_escalation import config
+from tests.fakes import example_config as config
 from tests.unit.test_odd_tracker_data import NOW
 from tests.unit.test_odd_tracker_data import ticket as odd_ticket
 
