@@ -22,9 +22,10 @@ import argparse
 import json
 import resource
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -37,9 +38,12 @@ from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.sync import Syncer
 from slabridge.bootstrap import settle_long_lived_objects
 from slabridge.config.loader import load_config
-from slabridge.domain.model import Journal, Sprint, Ticket, TimeEntryBatch
+from slabridge.domain.model import Journal, Ticket
 from slabridge.domain.plan import TicketUpdate
 from slabridge.logs import configure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: find tests/
+from tests.fakes import FakeTracker
 
 CONFIG = """\
 include: [contract-terms]
@@ -73,13 +77,14 @@ def redmine_json(number: int) -> dict[str, Any]:
     }
 
 
-class FakeRedmine:
-    """Lists `size` pristine issues through the real adapter's parsing; writes nothing."""
+class FakeRedmine(FakeTracker):
+    """Lists `size` pristine issues through the real adapter's parsing; writes nothing.
 
-    listing_started: datetime | None = None
-    requests_made = 0
+    The rest of the Tracker port is the unit tests' fake (tests/fakes.py).
+    """
 
     def __init__(self, size: int, idle_seconds: float = 0.0) -> None:
+        super().__init__()
         self.size = size
         self.idle_seconds = idle_seconds
         self.asleep = 0.0
@@ -99,24 +104,6 @@ class FakeRedmine:
         self.name = self.adapter.name
         self.writes = 0
 
-    def prepare(self) -> None:
-        """Nothing to read."""
-
-    def own_authors(self) -> frozenset[str]:
-        return frozenset({"admin"})
-
-    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
-        """Nothing to read back: this fake stores every field it is sent."""
-        return {}
-
-    def field_label(self, role: str) -> str:
-        """The role itself."""
-        return role
-
-    def issue_url(self, key: str) -> str:
-        """A made-up page of the issue."""
-        return f"https://tracker.example/issues/{key}"
-
     def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
         for page in self.pages:
             for raw in orjson.loads(page)["issues"]:
@@ -124,9 +111,6 @@ class FakeRedmine:
 
     def journal(self, key: str) -> Journal:
         raise AssertionError("pristine issues need no journal")
-
-    def fetch(self, key: str) -> tuple[Ticket, Journal]:
-        raise AssertionError("not used by a cycle")
 
     def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
         """The adapter's own preparation (ids, encoded body); the write itself is faked."""
@@ -140,15 +124,6 @@ class FakeRedmine:
             started = time.perf_counter()
             time.sleep(self.idle_seconds)  # as long as Redmine takes to answer a PUT
             self.asleep += time.perf_counter() - started
-
-    def current_sprint(self, project: str) -> Sprint | None:
-        return None
-
-    def read_time_entries(self, first_day: object, cursor: str | None) -> TimeEntryBatch:
-        return TimeEntryBatch([], None, None)
-
-    def post_statement(self, target: str, title: str, text: str, location: str | None) -> str:
-        return "nowhere"
 
 
 def main() -> None:

@@ -64,7 +64,12 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from tests.integration.fault_proxy import Fault, FaultPlan, FaultProxy  # noqa: E402
-from tests.integration.redmine_helpers import SERVICE, STAFF, RedmineAdmin  # noqa: E402
+from tests.integration.redmine_helpers import (  # noqa: E402
+    SERVICE,
+    STAFF,
+    RedmineAdmin,
+    agency_customers,
+)
 
 START = ROOT / "deploy" / "redmine-local" / "start.sh"
 MARKER = re.compile(r"\[slabridge ((?:[A-Za-z0-9_.:@/-]+ ?)+)\]")
@@ -407,17 +412,7 @@ tiers:
     classes:
       critical: {{response: {target(critical)}, handling: fastlane}}
       minor: {{response: {target(minor)}, handling: joint_planning}}
-customers:
-  acme:
-    name: Acme Webshop GmbH
-    contracts: [{{tier: advanced, from: 2020-01-01}}]
-  globex:
-    name: Globex Corporation
-    contracts: [{{tier: advanced, from: 2020-01-01}}]
-classification:
-  customers:
-    - {{match: {{project: {projects['acme']}}}, customer: acme}}
-    - {{match: {{project: {projects['globex']}}}, customer: globex}}
+{agency_customers(projects, globex_tier="advanced")}\
 tracker:
   kind: redmine
   url: ${{REDMINE_URL}}

@@ -14,7 +14,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from tests.integration.redmine_helpers import (
     SERVICE,
     STAFF,
     RedmineAdmin,
+    agency_customers,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,28 +116,14 @@ class Workspace:
     """role (acme, globex, internal) -> project identifier"""
 
 
-CONFIG = """\
-include: [contract-terms]
-customers:
-  acme:
-    name: Acme Webshop GmbH
-    contracts: [{{tier: advanced, from: 2020-01-01}}]
-  globex:
-    name: Globex Corporation
-    contracts: [{{tier: premium, from: 2020-01-01}}]
-classification:
-  customers:
-    - name: Acme project
-      match: {{project: {acme}}}
-      customer: acme
-    - name: Globex project
-      match: {{project: {globex}}}
-      customer: globex
+def config_text(projects: Mapping[str, str]) -> str:
+    """The workspace's configuration: the agency's customers on their projects, Redmine."""
+    return "include: [contract-terms]\n" + agency_customers(projects) + f"""\
 tracker:
   kind: redmine
   url: ${{REDMINE_URL}}
   api_key: ${{REDMINE_API_KEY}}
-  projects: [{acme}, {globex}, {internal}]
+  projects: [{projects["acme"]}, {projects["globex"]}, {projects["internal"]}]
   receipt_field: Incident received
   overlap_seconds: 5
 state:
@@ -153,6 +140,6 @@ def workspace(redmine: RedmineServer, admin: RedmineAdmin, tmp_path: Path) -> Wo
     admin.make_project(projects["globex"], customer=GLOBEX_CUSTOMER)
     admin.make_project(projects["internal"], members={SERVICE: "Developer", STAFF: "Developer"})
     config_path = tmp_path / "slabridge.yaml"
-    config_path.write_text(CONFIG.format(**projects), encoding="utf-8")
+    config_path.write_text(config_text(projects), encoding="utf-8")
     env = {**os.environ, "REDMINE_URL": redmine.url, "REDMINE_API_KEY": admin.service_key}
     return Workspace(config_path, env, projects)

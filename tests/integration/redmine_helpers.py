@@ -18,6 +18,31 @@ ACME_CUSTOMER = "carla.acme"
 GLOBEX_CUSTOMER = "gus.globex"
 
 
+def agency_customers(projects: Mapping[str, str], globex_tier: str = "premium") -> str:
+    """The configuration's customers and the rules that find them: Acme on Advanced and
+    Globex on `globex_tier`, each by its own project (`projects`: role -> identifier).
+
+    Shared by the integration tests' workspace and benchmarks/unattended_soak.py.
+    """
+    return f"""\
+customers:
+  acme:
+    name: Acme Webshop GmbH
+    contracts: [{{tier: advanced, from: 2020-01-01}}]
+  globex:
+    name: Globex Corporation
+    contracts: [{{tier: {globex_tier}, from: 2020-01-01}}]
+classification:
+  customers:
+    - name: Acme project
+      match: {{project: {projects["acme"]}}}
+      customer: acme
+    - name: Globex project
+      match: {{project: {projects["globex"]}}}
+      customer: globex
+"""
+
+
 class RedmineAdmin:
     """Thin helpers over python-redmine for tests: the admin arranges, people act."""
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from slabridge.config.loader import load_config
 from slabridge.domain.classify import classify
 from slabridge.domain.model import TicketFacts
-
-EXAMPLE = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
+from tests.domain_values import CLASS_RULES, CUSTOMER_RULES
 
 
 def run(facts: TicketFacts) -> tuple[str | None, str | None]:
-    result = classify(facts, EXAMPLE.customer_rules, EXAMPLE.class_rules)
+    result = classify(facts, CUSTOMER_RULES, CLASS_RULES)
     return result.customer, result.incident_class
 
 
@@ -45,7 +41,7 @@ def test_first_rule_wins() -> None:
 def test_no_customer_is_unclassified() -> None:
     """Without a customer match nothing is guessed."""
     result = classify(TicketFacts(project="internal", tracker="Bug", priority="Urgent"),
-                      EXAMPLE.customer_rules, EXAMPLE.class_rules)
+                      CUSTOMER_RULES, CLASS_RULES)
     assert result.customer is None
     assert not result.classified
 
@@ -62,5 +58,5 @@ def test_labels_match_any() -> None:
 
 def test_rule_description() -> None:
     """Explanations show which conditions a rule had."""
-    assert EXAMPLE.customer_rules[0].match.describe() == "project in ['acme-shop', 'acme-web']"
-    assert EXAMPLE.class_rules[-1].match.describe() == "any ticket"
+    assert CUSTOMER_RULES[0].match.describe() == "project in ['acme-shop', 'acme-web']"
+    assert CLASS_RULES[-1].match.describe() == "any ticket"

@@ -9,7 +9,9 @@ import pytest
 
 from slabridge.config.loader import Config
 from slabridge.domain.model import Handling
+from slabridge.domain.sla import SlaPolicy
 from tests.conftest import vienna
+from tests.domain_values import TIERS
 
 HOURS = timedelta(hours=1)
 
@@ -140,3 +142,17 @@ def test_classes_from_the_sheet(shipped: Config) -> None:
 def test_default_tier_is_standard(shipped: Config) -> None:
     """Customers without a maintenance contract get the Standard level."""
     assert shipped.tier_for(None, vienna(2026, 1, 1).date()).name == "standard"
+
+
+def test_the_domain_tests_plain_tiers_and_policy_are_the_shipped_ones(shipped: Config) -> None:
+    """tests/domain_values.py writes the tiers and the SLA policy out as plain values: they
+    must stay the shipped terms, so the domain tests speak of the product's contracts."""
+    for name, plain in TIERS.items():
+        terms = shipped.tier(name)
+        assert (plain.label, dict(plain.classes)) == (terms.label, dict(terms.classes))
+        assert plain.calendar.weekly == terms.calendar.weekly
+        assert plain.calendar.service_day_us == terms.calendar.service_day_us
+        assert (plain.billing.critical_current_sprint_surcharge
+                == terms.billing.critical_current_sprint_surcharge)
+    assert set(TIERS) == set(shipped.tiers)
+    assert shipped.policy == SlaPolicy()

@@ -6,34 +6,29 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from slabridge.config.loader import Config, load_config
+from slabridge.config.loader import load_config
 from slabridge.domain.annotations import note_keys_in
-from slabridge.domain.model import Sprint, Ticket, TicketFacts
+from slabridge.domain.escalation import Escalations, LadderRule, Step
+from slabridge.domain.model import SlaStatus, Sprint, Ticket, TicketFacts
 from slabridge.domain.plan import Context, Rules, decide, needs_of
 from tests.conftest import vienna
+from tests.domain_values import rules
 
-LADDERS = """
-escalation:
-  channels:
-    chat: {kind: webhook, url: "http://127.0.0.1:9/hook"}
-    mail: {kind: email, to: [ops@example.com], sender: sla@example.com}
-    pager: {kind: webhook, url: "http://127.0.0.1:9/pager"}
-  on_call_channel: pager
-  ladders:
-    standard:
-      - {name: at-risk, when: at_risk, mention: [alice], watchers: [alice], notify: [chat]}
-      - {name: breached, when: breached, mention: [alice, bob], raise_priority: Immediate,
-         reassign: bob, notify: [mail, chat]}
-  rules:
-    - {ladder: standard}
-"""
+LADDERS = Escalations(
+    ladders={"standard": (
+        Step("at-risk", SlaStatus.AT_RISK, mention=("alice",), watchers=("alice",),
+             notify=("chat",)),
+        Step("breached", SlaStatus.BREACHED, mention=("alice", "bob"),
+             raise_priority="Immediate", reassign="bob", notify=("mail", "chat")),
+    )},
+    rules=(LadderRule("standard"),),
+)
 
 
-def config(tmp_path: Path, extra: str = "") -> Config:
-    path = tmp_path / "c.yaml"
-    example = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
-    path.write_text(f"include: [{example}]\n{LADDERS}{extra}", encoding="utf-8")
-    return load_config(path)
+def with_ladders(standard_critical: str = "mark") -> Rules:
+    """The domain values with LADDERS, the pager as the on-call channel."""
+    return rules(escalations=LADDERS, on_call_channel="pager",
+                 standard_critical=standard_critical)
 
 
 def ticket(project: str = "acme-shop", priority: str = "Urgent", tracker: str = "Bug",
@@ -53,9 +48,9 @@ def done_after(rules: Rules, t: Ticket, now: datetime) -> frozenset[str]:
                                                    decision.update.notifications}
 
 
-def test_at_risk_step_mentions_watches_and_notifies(tmp_path: Path) -> None:
+def test_at_risk_step_mentions_watches_and_notifies() -> None:
     """At 75 % on a critical ticket: note with @alice, alice watches, chat is told."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     decision = decide(ticket(), None, None, rules, vienna(2026, 11, 23, 12))
     update = decision.update
     assert update is not None
@@ -65,9 +60,9 @@ def test_at_risk_step_mentions_watches_and_notifies(tmp_path: Path) -> None:
     assert "escalated:acme:critical:standard:at-risk" in note_keys_in(update.note or "")
 
 
-def test_each_step_once_and_breach_after_restart(tmp_path: Path) -> None:
+def test_each_step_once_and_breach_after_restart() -> None:
     """The at-risk step is not repeated; at the breach the next step runs once."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     from slabridge.domain.model import IssueRecord
 
     first = decide(ticket(), None, None, rules, vienna(2026, 11, 23, 12))
@@ -85,9 +80,9 @@ def test_each_step_once_and_breach_after_restart(tmp_path: Path) -> None:
     assert "escalated:acme:critical:standard:breached" in breach.update.note_keys
 
 
-def test_first_seen_breached_runs_only_the_breach_step(tmp_path: Path) -> None:
+def test_first_seen_breached_runs_only_the_breach_step() -> None:
     """No at-risk alarm after the fact; the lower step is recorded as passed."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     decision = decide(ticket(), None, None, rules, vienna(2026, 11, 23, 15))
     assert decision.update is not None
     keys = decision.update.note_keys
@@ -98,9 +93,9 @@ def test_first_seen_breached_runs_only_the_breach_step(tmp_path: Path) -> None:
     ]
 
 
-def test_non_critical_waits_for_service_hours(tmp_path: Path) -> None:
+def test_non_critical_waits_for_service_hours() -> None:
     """A breached minor ticket escalates only once the service is open again."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     minor = ticket(priority="High")
     night = decide(minor, None, None, rules, vienna(2026, 11, 27, 20))
     assert night.update is not None
@@ -110,17 +105,17 @@ def test_non_critical_waits_for_service_hours(tmp_path: Path) -> None:
     assert [n.channel for n in morning.update.notifications] == ["mail", "chat"]
 
 
-def test_critical_after_hours_on_24x7_contract_pages_on_call(tmp_path: Path) -> None:
+def test_critical_after_hours_on_24x7_contract_pages_on_call() -> None:
     """Globex buys 24/7 reachability: a critical breach at night also goes to the pager."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     late = decide(ticket(project="globex"), None, None, rules, vienna(2026, 11, 23, 22))
     assert late.update is not None
     assert [n.channel for n in late.update.notifications] == ["mail", "chat", "pager"]
 
 
-def test_fastlane_moves_into_the_current_sprint(tmp_path: Path) -> None:
+def test_fastlane_moves_into_the_current_sprint() -> None:
     """Critical on Advanced goes into the current sprint, with a line saying so."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     assert needs_of(ticket(), None, rules).sprint
     sprint = Sprint("12", "Sprint 47", "open")
     decision = decide(ticket(), None, None, rules, vienna(2026, 11, 23, 10),
@@ -130,39 +125,39 @@ def test_fastlane_moves_into_the_current_sprint(tmp_path: Path) -> None:
     assert decision.desired_fields["sla_handling"] == "fastlane"
 
 
-def test_never_moves_a_ticket_out_of_its_sprint(tmp_path: Path) -> None:
+def test_never_moves_a_ticket_out_of_its_sprint() -> None:
     """A ticket a person put into a version stays there."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     assert not needs_of(ticket(sprint="3"), None, rules).sprint
     decision = decide(ticket(sprint="3"), None, None, rules, vienna(2026, 11, 23, 10),
                       Context(current_sprint=Sprint("12", "Sprint 47", "open")))
     assert decision.update is not None and decision.update.sprint is None
 
 
-def test_standard_critical_marked_with_surcharge_or_moved(tmp_path: Path) -> None:
+def test_standard_critical_marked_with_surcharge_or_moved() -> None:
     """Standard: marked for the 20 % surcharge; moved only with standard_critical: move."""
     facts = {"custom_fields": {"Customer": "Initech"}}
-    marked_rules = config(tmp_path).rules()
+    marked_rules = with_ladders()
     t = ticket(project="initech")
     t = replace(t, facts=replace(t.facts, **facts))  # type: ignore[arg-type]
     marked = decide(t, None, None, marked_rules, vienna(2026, 11, 23, 10))
     assert marked.desired_fields["sla_handling"] == "current_sprint_surcharge"
     assert not needs_of(t, None, marked_rules).sprint
-    moving = config(tmp_path, "handling: {standard_critical: move}\n").rules()
+    moving = with_ladders(standard_critical="move")
     assert needs_of(t, None, moving).sprint
 
 
-def test_joint_planning_mark(tmp_path: Path) -> None:
+def test_joint_planning_mark() -> None:
     """Minor on Advanced is marked for joint prioritisation, not moved."""
-    decision = decide(ticket(priority="High"), None, None, config(tmp_path).rules(),
+    decision = decide(ticket(priority="High"), None, None, with_ladders(),
                       vienna(2026, 11, 23, 10))
     assert decision.desired_fields["sla_handling"] == "joint_planning"
-    assert not needs_of(ticket(priority="High"), None, config(tmp_path).rules()).sprint
+    assert not needs_of(ticket(priority="High"), None, with_ladders()).sprint
 
 
-def test_emergency_ticket_lines(tmp_path: Path) -> None:
+def test_emergency_ticket_lines() -> None:
     """The note says which of the included emergency tickets this is, or that it is over."""
-    rules = config(tmp_path).rules()
+    rules = with_ladders()
     saturday = ticket(project="globex", received=vienna(2026, 11, 21, 10))
     assert needs_of(saturday, None, rules).emergency_count
     second = decide(saturday, None, None, rules, vienna(2026, 11, 21, 11),

@@ -6,26 +6,21 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.explain import explain
 from slabridge.config.loader import load_config
 from slabridge.domain.model import Journal, StatusChange, Ticket, TicketFacts
 from slabridge.render.explanation import explanation_dict, explanation_text
 from tests.conftest import vienna
-from tests.unit.test_sync_crash_safety import Tracker
+from tests.fakes import FakeTracker, memory_store
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
 
 
-class JournalTracker(Tracker):
-    """The fake tracker, with one status change in every journal."""
-
-    def __init__(self, tickets: list[Ticket], change: StatusChange) -> None:
-        super().__init__(tickets)
-        self.change = change
-
-    def fetch(self, key: str) -> tuple[Ticket, Journal]:
-        return self.issues[key], Journal("New", (self.change,))
+def tracker(issue: Ticket, change: StatusChange) -> FakeTracker:
+    """The fake tracker holding `issue`, with one status change in its journal."""
+    fake = FakeTracker([issue])
+    fake.journals[issue.key] = Journal("New", (change,))
+    return fake
 
 
 def acme_issue(received: datetime) -> Ticket:
@@ -35,18 +30,16 @@ def acme_issue(received: datetime) -> Ticket:
                   status="In Progress", closed=False, reporter="5")
 
 
-def explained(tmp_path: Path, received: datetime) -> dict[str, object]:
+def explained(received: datetime) -> dict[str, object]:
     accepted = (received + timedelta(minutes=30)).astimezone(UTC)  # as trackers send it
-    tracker = JournalTracker([acme_issue(received)],
-                             StatusChange(accepted, "New", "In Progress"))
-    store = SqliteStateStore(tmp_path / "state.sqlite3")
-    explanation = explain(tracker, store, load_config(EXAMPLE).rules(), "7",
+    answered = tracker(acme_issue(received), StatusChange(accepted, "New", "In Progress"))
+    explanation = explain(answered, memory_store(), load_config(EXAMPLE).rules(), "7",
                           received + timedelta(hours=1))
     return explanation_dict(explanation)
 
 
-def test_the_contract_in_force_and_times_in_the_tiers_zone(tmp_path: Path) -> None:
-    data = explained(tmp_path, vienna(2026, 11, 23, 9))
+def test_the_contract_in_force_and_times_in_the_tiers_zone() -> None:
+    data = explained(vienna(2026, 11, 23, 9))
     assert data["contract"] == {"tier": "advanced", "from": "2026-01-01", "to": None}
     # Accepted at 08:30 UTC: shown as the received and due times are, in Vienna.
     assert (data["received"], data["accepted_at"], data["response_due"]) == (
@@ -57,22 +50,21 @@ def test_the_contract_in_force_and_times_in_the_tiers_zone(tmp_path: Path) -> No
     assert "Accepted: 2026-11-23T09:30:00+01:00 (status change" in text
 
 
-def test_no_contract_says_so_instead_of_naming_a_tier_as_if_agreed(tmp_path: Path) -> None:
+def test_no_contract_says_so_instead_of_naming_a_tier_as_if_agreed() -> None:
     """Before Acme's contract began, the default tier applies; explain says why."""
-    data = explained(tmp_path, vienna(2025, 11, 20, 10))
+    data = explained(vienna(2025, 11, 20, 10))
     assert data["contract"] is None and data["tier"] == "standard"
     assert ("Contract: none in force on the day of receipt, so the default tier standard "
             "(") in explanation_text(data)
 
 
-def test_a_paused_issue_says_which_due_time_the_tracker_shows(tmp_path: Path) -> None:
+def test_a_paused_issue_says_which_due_time_the_tracker_shows() -> None:
     """Paused at 09:30 (Feedback): the due time moves with the pause; the tracker keeps
     the one as the pause began (13:00), and explain says both."""
     received = vienna(2026, 11, 23, 9)
     issue = replace(acme_issue(received), status="Feedback")
-    tracker = JournalTracker([issue], StatusChange(vienna(2026, 11, 23, 9, 30), "New",
-                                                   "Feedback"))
-    explanation = explain(tracker, SqliteStateStore(tmp_path / "state.sqlite3"),
+    paused = tracker(issue, StatusChange(vienna(2026, 11, 23, 9, 30), "New", "Feedback"))
+    explanation = explain(paused, memory_store(),
                           load_config(EXAMPLE).rules(), "7", vienna(2026, 11, 23, 10, 30))
     data = explanation_dict(explanation)
     assert data["sla_status"] == "paused"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import cast
 
 import pytest
 
@@ -17,10 +16,10 @@ from slabridge.cli.hours import output_format
 from slabridge.config.loader import load_config
 from slabridge.config.settings import json_schema
 from slabridge.domain.hours import Unattributed
-from slabridge.domain.model import TimeEntry
+from slabridge.domain.model import TimeEntry, TimeEntryBatch
 from slabridge.errors import UsageError
-from slabridge.ports import Tracker
 from slabridge.render.statement_html import render_statement_html
+from tests.fakes import FakeTracker
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 CONFIG = """\
@@ -38,10 +37,15 @@ classification:
 """
 
 
-class StoredEntriesOnly:
-    """The tracker as `hours --offline` sees it: a name under which entries are stored."""
+class OfflineTracker(FakeTracker):
+    """The tracker as `hours --offline` sees it: entries come from the store only."""
 
-    name = "https://redmine.example"
+    def read_time_entries(self, first_day: date, cursor: str | None) -> TimeEntryBatch:
+        raise AssertionError("hours --offline reads no time entries from the tracker")
+
+    def post_statement(self, target: str, title: str, text: str,
+                       location: str | None) -> str:
+        raise AssertionError("hours --offline posts nothing")
 
 
 def service(tmp_path: Path, extra: str = "", customers: str = "") -> HoursService:
@@ -50,7 +54,7 @@ def service(tmp_path: Path, extra: str = "", customers: str = "") -> HoursServic
     text = CONFIG.replace("classification:", customers + "classification:") + extra
     path.write_text(text, encoding="utf-8")
     store = SqliteStateStore(tmp_path / "state.sqlite3")
-    return HoursService(cast(Tracker, StoredEntriesOnly()), store, load_config(path))
+    return HoursService(OfflineTracker(), store, load_config(path))
 
 
 def store(hours: HoursService, *entries: tuple[str, str | None, str, str]) -> None:

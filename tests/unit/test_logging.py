@@ -6,9 +6,7 @@ import io
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
-from functools import partial
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +17,14 @@ from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_notifiers, build_tracker
 from slabridge.config.loader import Config, load_config
 from slabridge.domain.model import (
-    IssueRecord,
     Journal,
-    Sprint,
     Ticket,
     TicketFacts,
-    TimeEntryBatch,
 )
 from slabridge.domain.plan import TicketUpdate
 from slabridge.errors import IssueError, TrackerUnavailableError
 from slabridge.logs import REDACTED, configure, scrub_text
+from tests.fakes import FakeTracker, memory_store
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -297,51 +293,20 @@ def test_exception_objects_never_render_secrets(
 # --- end to end: a sync cycle whose tracker errors carry the key -------------------------
 
 
-class FakeTracker:
-    """A Tracker (slabridge.ports) without network: two issues, both fail with the key."""
-
-    name = "https://tracker.example"
-
-    listing_started: datetime | None = None
+class KeyQuotingTracker(FakeTracker):
+    """Two issues whose journal read and write both fail with the API key in the message."""
 
     def __init__(self) -> None:
-        self.requests_made = 0
         created = NOW - timedelta(minutes=30)
         facts = TicketFacts(project="acme-shop", tracker="Bug", priority="Normal", status="New")
-        self.tickets = [
+        super().__init__([
             # Never changed: no journal needed, so the cycle goes straight to the write.
             Ticket("1", facts, "Checkout slow", created, created, "New", False, "alice",
                    pristine=True),
             # Changed since: the cycle reads its journal first.
             Ticket("2", facts, "Images missing", created, NOW - timedelta(minutes=5), "New",
                    False, "bob"),
-        ]
-        self.updates: list[TicketUpdate] = []
-
-    def prepare(self) -> None:
-        """Nothing to check."""
-        self.requests_made += 1
-
-    def own_authors(self) -> frozenset[str]:
-        """slabridge's own account."""
-        return frozenset({"slabridge"})
-
-    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
-        """Nothing to read back: this fake stores every field it is sent."""
-        return {}
-
-    def field_label(self, role: str) -> str:
-        """The role itself."""
-        return role
-
-    def issue_url(self, key: str) -> str:
-        """A made-up page of the issue."""
-        return f"https://tracker.example/issues/{key}"
-
-    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
-        """Both issues, newest change first."""
-        self.requests_made += 1
-        yield from sorted(self.tickets, key=lambda t: t.updated, reverse=True)
+        ])
 
     def journal(self, key: str) -> Journal:
         """Fails the way a proxy error page quoting the request URL would."""
@@ -354,93 +319,12 @@ class FakeTracker:
         """Not used by a cycle: a call is a test failure."""
         raise AssertionError("not used by a cycle")
 
-    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
-        return partial(self.update, update)
-
     def update(self, update: TicketUpdate) -> None:
         """Rejects the write with the key in the message."""
         self.requests_made += 1
         self.updates.append(update)
         raise IssueError(f"issue {update.ticket_key}: 422 from PUT /issues/"
                          f"{update.ticket_key}.json (X-Redmine-API-Key: {API_KEY})")
-
-    def current_sprint(self, project: str) -> Sprint | None:
-        """No sprints."""
-        return None
-
-    def read_time_entries(self, first_day: date, cursor: str | None) -> TimeEntryBatch:
-        """Not used by a cycle: a call is a test failure."""
-        raise AssertionError("not used by a cycle")
-
-    def post_statement(self, target: str, title: str, text: str,
-                       location: str | None) -> str:
-        """Not used by a cycle: a call is a test failure."""
-        raise AssertionError("not used by a cycle")
-
-
-class MemoryStore:
-    """A StateStore (slabridge.ports) in a dict."""
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, str], IssueRecord] = {}
-        self.watermarks: dict[str, datetime] = {}
-        self.flags: set[tuple[str, str]] = set()
-        self.marks: dict[tuple[str, str], str] = {}
-
-    def watermark(self, tracker: str) -> datetime | None:
-        """The newest update seen."""
-        return self.watermarks.get(tracker)
-
-    def set_watermark(self, tracker: str, at: datetime) -> None:
-        """Record the newest update seen."""
-        self.watermarks[tracker] = at
-
-    def get(self, tracker: str, key: str) -> IssueRecord | None:
-        """One record."""
-        return self.records.get((tracker, key))
-
-    def get_many(self, tracker: str, keys: Sequence[str]) -> dict[str, IssueRecord]:
-        """Several records."""
-        return {k: r for k in keys if (r := self.records.get((tracker, k))) is not None}
-
-    def put(self, tracker: str, record: IssueRecord) -> None:
-        """Store one record."""
-        self.records[(tracker, record.ticket.key)] = record
-
-    def put_many(self, tracker: str, records: Sequence[IssueRecord]) -> None:
-        """Store several records."""
-        for record in records:
-            self.put(tracker, record)
-
-    def open_records(self, tracker: str, due_by: datetime | None = None) -> list[IssueRecord]:
-        """Records of open issues (due_by ignored: the fake keeps few)."""
-        return [r for (t, _), r in self.records.items() if t == tracker and not r.ticket.closed]
-
-    def all_records(self, tracker: str) -> list[IssueRecord]:
-        """Every record."""
-        return [r for (t, _), r in self.records.items() if t == tracker]
-
-    def flag_once(self, tracker: str, key: str, on: bool) -> bool:
-        """True if the flag was just set."""
-        flag = (tracker, key)
-        if not on:
-            self.flags.discard(flag)
-            return False
-        if flag in self.flags:
-            return False
-        self.flags.add(flag)
-        return True
-
-    def mark(self, tracker: str, key: str) -> str | None:
-        """A remembered value."""
-        return self.marks.get((tracker, key))
-
-    def set_mark(self, tracker: str, key: str, value: str) -> None:
-        """Remember a value."""
-        self.marks[tracker, key] = value
 
 
 @pytest.mark.parametrize("json_output", [True, False], ids=["json", "console"])
@@ -451,8 +335,8 @@ def test_sync_cycle_logs_tracker_errors_without_the_key(
     """Errors carrying the API key are logged, counted and reported, the key masked."""
     stream = use_stderr(monkeypatch, tty=not json_output)
     configure(json_output=json_output, level="INFO")
-    tracker = FakeTracker()
-    syncer = Syncer(tracker, MemoryStore(), config.rules(), timedelta(seconds=120))
+    tracker = KeyQuotingTracker()
+    syncer = Syncer(tracker, memory_store(), config.rules(), timedelta(seconds=120))
     report = syncer.cycle(NOW)
     output = stream.getvalue()
 
@@ -479,20 +363,18 @@ def test_each_write_is_logged_at_info_and_the_level_is_read_at_every_cycle(
 ) -> None:
     """`issue_updated` per write at INFO (the daemon's default); none at WARNING (`sync`'s),
     where the line is not even built; a level changed between cycles applies."""
-    from slabridge.adapters.state.sqlite import SqliteStateStore
     from tests.unit.test_odd_tracker_data import NOW as ODD_NOW
-    from tests.unit.test_odd_tracker_data import OddTracker
     from tests.unit.test_odd_tracker_data import ticket as odd_ticket
 
     example = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
-    tracker = OddTracker([odd_ticket("1"), odd_ticket("2")])
-    syncer = Syncer(tracker, SqliteStateStore(tmp_path / "s.sqlite3"), example.rules(),
+    tracker = FakeTracker([odd_ticket("1"), odd_ticket("2")])
+    syncer = Syncer(tracker, memory_store(), example.rules(),
                     timedelta(seconds=30))
     stream = use_stderr(monkeypatch, tty=False)
     configure(json_output=True, level="WARNING")
     assert syncer.cycle(ODD_NOW).writes == 2
     assert "issue_updated" not in stream.getvalue()
-    tracker.tickets = [odd_ticket("3"), odd_ticket("4", priority="Low")]
+    tracker.replace_issues([odd_ticket("3"), odd_ticket("4", priority="Low")])
     configure(json_output=True, level="INFO")
     assert syncer.cycle(ODD_NOW).writes == 2
     updated = [e for e in json_lines(stream) if e["event"] == "issue_updated"]

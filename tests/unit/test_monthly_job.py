@@ -15,7 +15,7 @@ from slabridge.app.hours import HoursService
 from slabridge.config.loader import Config, load_config
 from slabridge.daemon import scheduler
 from slabridge.daemon.scheduler import Daemon
-from tests.unit.test_odd_tracker_data import OddTracker
+from tests.fakes import FakeTracker
 from tests.unit.test_scheduler import FakeSyncer
 
 
@@ -29,7 +29,7 @@ def test_monthly_job_runs_on_the_hours_port_and_closes_its_store(
 
     def hours(given: Config) -> HoursService:
         stores.append(SqliteStateStore(tmp_path / "state.sqlite3"))
-        return HoursService(OddTracker([]), stores[-1], given)
+        return HoursService(FakeTracker(), stores[-1], given)
 
     def summary(service: HoursService, today: date, now: datetime) -> list[str] | None:
         summarised.append(service)

@@ -2,85 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.sync import Syncer
 from slabridge.config.loader import load_config
-from slabridge.domain.model import (
-    Journal,
-    Sprint,
-    Ticket,
-    TicketFacts,
-    TimeEntryBatch,
-    checked_receipt,
-)
-from slabridge.domain.plan import TicketUpdate
+from slabridge.domain.model import Ticket, TicketFacts, checked_receipt
 from slabridge.errors import TrackerUnavailableError
 from tests.conftest import vienna
+from tests.fakes import FakeTracker, memory_store
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-
-class OddTracker:
-    """A working fake tracker whose issues carry odd data."""
-
-    name = "https://odd.example"
-    listing_started: datetime | None = None
-
-    def __init__(self, tickets: list[Ticket]) -> None:
-        self.tickets = tickets
-        self.requests_made = 0
-        self.updates: list[TicketUpdate] = []
-
-    def prepare(self) -> None:
-        """Nothing to read."""
-
-    def own_authors(self) -> frozenset[str]:
-        return frozenset({"bot"})
-
-    def read_back(self, keys: Sequence[str]) -> dict[str, Ticket]:
-        """Nothing to read back: this fake stores every field it is sent."""
-        return {}
-
-    def field_label(self, role: str) -> str:
-        """The role itself."""
-        return role
-
-    def issue_url(self, key: str) -> str:
-        """A made-up page of the issue."""
-        return f"https://tracker.example/issues/{key}"
-
-    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
-        yield from self.tickets
-
-    def journal(self, key: str) -> Journal:
-        return Journal("New")
-
-    def fetch(self, key: str) -> tuple[Ticket, Journal]:
-        return next(t for t in self.tickets if t.key == key), Journal("New")
-
-    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
-        return partial(self.update, update)
-
-    def update(self, update: TicketUpdate) -> None:
-        self.updates.append(update)
-
-    def current_sprint(self, project: str) -> Sprint | None:
-        return None
-
-    def read_time_entries(self, first_day: object, cursor: str | None) -> TimeEntryBatch:
-        return TimeEntryBatch([], None, None)
-
-    def post_statement(self, target: str, title: str, text: str, location: str | None) -> str:
-        return "nowhere"
 
 
 def ticket(key: str, **facts: object) -> Ticket:
@@ -105,8 +41,8 @@ def test_odd_data_is_reported_per_issue(tmp_path: Path) -> None:
         ticket("3", project="somebody-else"),           # no contract: unclassified
         ticket("4"),                                     # fine, with odd text
     ]
-    tracker = OddTracker(tickets)
-    store = SqliteStateStore(tmp_path / "s.sqlite3")
+    tracker = FakeTracker(tickets)
+    store = memory_store()
     report = Syncer(tracker, store, config.rules(), timedelta(seconds=30)).cycle(NOW)
     assert report.seen == 4
     assert report.errors == 1
@@ -121,8 +57,8 @@ def test_steady_cycles_look_only_at_records_due_for_a_look(tmp_path: Path) -> No
     """After a cycle, only running tickets come back before their at-risk or due time;
     no-target tickets wait for a change in the tracker."""
     config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
-    tracker = OddTracker([ticket("1"), ticket("2", priority="Low", tracker="Feature")])
-    store = SqliteStateStore(tmp_path / "s.sqlite3")
+    tracker = FakeTracker([ticket("1"), ticket("2", priority="Low", tracker="Feature")])
+    store = memory_store()
     Syncer(tracker, store, config.rules(), timedelta(seconds=30)).cycle(NOW)
     critical = store.get(tracker.name, "1")
     trivial = store.get(tracker.name, "2")
@@ -176,8 +112,8 @@ def test_a_receipt_problem_is_reported_when_it_appears_or_changes(tmp_path: Path
     open_one = replace(ticket("1"), receipt_problem=problem)
     closed = replace(ticket("2"), receipt_problem=problem, closed=True)
     unclassified = replace(ticket("3", project="somebody-else"), receipt_problem=problem)
-    tracker = OddTracker([open_one, closed, unclassified])
-    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    tracker = FakeTracker([open_one, closed, unclassified])
+    store = memory_store()
     syncer = Syncer(tracker, store, config.rules(), timedelta(seconds=30))
 
     def said(report_problems: list[str]) -> list[str]:
@@ -187,16 +123,16 @@ def test_a_receipt_problem_is_reported_when_it_appears_or_changes(tmp_path: Path
         f"issue 1: {problem}: its creation time is used"]
     assert said(syncer.cycle(NOW + timedelta(minutes=1), full=True).problems) == []
     changed = problem.replace("02.12.2026", "2.12.")
-    tracker.tickets[0] = replace(open_one, receipt_problem=changed)
+    tracker.issues["1"] = replace(open_one, receipt_problem=changed)
     assert said(syncer.cycle(NOW + timedelta(minutes=2), full=True).problems) == [
         f"issue 1: {changed}: its creation time is used"]
-    fresh = Syncer(tracker, SqliteStateStore(tmp_path / "other.sqlite3"), config.rules(),
+    fresh = Syncer(tracker, memory_store(), config.rules(),
                    timedelta(seconds=30))
     for _ in range(2):  # a dry run stores nothing, so it always says it
         assert len(said(fresh.cycle(NOW, dry_run=True).problems)) == 1
     # Stored while closed or unclassified is not told: said once it counts.
-    tracker.tickets[1:] = [replace(closed, closed=False),
-                           replace(unclassified, facts=open_one.facts)]
+    tracker.issues["2"] = replace(closed, closed=False)
+    tracker.issues["3"] = replace(unclassified, facts=open_one.facts)
     assert sorted(said(syncer.cycle(NOW + timedelta(minutes=3), full=True).problems)) == [
         f"issue 2: {problem}: its creation time is used",
         f"issue 3: {problem}: its creation time is used"]
@@ -209,19 +145,11 @@ def test_a_receipt_problem_is_told_after_a_turn_that_failed_before_telling(
     config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
     problem = "Incident received 'gestern' is not a time (write e.g. ...)"
 
-    class FlakyJournals(OddTracker):
-        failures = 1
-
-        def journal(self, key: str) -> Journal:
-            if self.failures:
-                self.failures -= 1
-                raise TrackerUnavailableError("Redmine unavailable: HTTP 502")
-            return super().journal(key)
-
-    tracker = FlakyJournals([replace(ticket("1"), receipt_problem=problem)])
-    syncer = Syncer(tracker, SqliteStateStore(tmp_path / "state.sqlite3"), config.rules(),
-                    timedelta(seconds=30))
+    tracker = FakeTracker([replace(ticket("1"), receipt_problem=problem)])
+    tracker.fail_journal["1"] = TrackerUnavailableError("Redmine unavailable: HTTP 502")
+    syncer = Syncer(tracker, memory_store(), config.rules(), timedelta(seconds=30))
     first = syncer.cycle(NOW, full=True)
     assert first.errors == 1 and not any("gestern" in p for p in first.problems)
+    del tracker.fail_journal["1"]  # Redmine is back
     second = syncer.cycle(NOW + timedelta(minutes=1), full=True)
     assert f"issue 1: {problem}: its creation time is used" in second.problems

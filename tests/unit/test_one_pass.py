@@ -11,24 +11,17 @@ from typing import Any
 
 import pytest
 
-from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app import sync as service
 from slabridge.app.sync import Syncer
 from slabridge.domain.emergency import emergency_count
 from slabridge.domain.model import IssueRecord, Sprint
 from slabridge.domain.plan import decide, needs_of
 from tests.conftest import vienna
-from tests.unit.test_escalation import config, ticket
-from tests.unit.test_sync_crash_safety import Tracker
+from tests.fakes import FakeTracker, memory_store
+from tests.fakes import example_config as config
+from tests.unit.test_escalation import ticket
 
 SATURDAY = vienna(2026, 11, 21, 10)
-
-
-class SprintTracker(Tracker):
-    """The fake tracker with a current sprint."""
-
-    def current_sprint(self, project: str) -> Sprint | None:
-        return Sprint("12", "Sprint 47", "open")
 
 
 def test_each_issue_is_decided_once_with_what_it_needs(
@@ -40,7 +33,7 @@ def test_each_issue_is_decided_once_with_what_it_needs(
     fastlane = ticket(key="1")
     weekend = ticket(key="2", project="globex", received=SATURDAY)
     minor = ticket(key="3", priority="High")
-    tracker = SprintTracker([fastlane, weekend, minor])
+    tracker = FakeTracker([fastlane, weekend, minor], sprint=Sprint("12", "Sprint 47", "open"))
     decided: list[str] = []
 
     def counting(*args: Any, **kwargs: Any) -> Any:
@@ -48,7 +41,7 @@ def test_each_issue_is_decided_once_with_what_it_needs(
         return decide(*args, **kwargs)
 
     monkeypatch.setattr(service, "decide", counting)
-    syncer = Syncer(tracker, SqliteStateStore(tmp_path / "s.sqlite3"),
+    syncer = Syncer(tracker, memory_store(),
                     config(tmp_path).rules(), timedelta(seconds=30))
     report = syncer.cycle(vienna(2026, 11, 23, 10))
     assert sorted(decided) == ["1", "2", "3"]

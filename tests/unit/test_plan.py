@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slabridge.config.loader import load_config
 from slabridge.domain.annotations import marker, note_keys_in
 from slabridge.domain.model import IssueRecord, Journal, Note, StatusChange, Ticket, TicketFacts
 from slabridge.domain.plan import Rules, decide
 from tests.conftest import vienna
+from tests.domain_values import rules
 
-CONFIG = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
-RULES = CONFIG.rules(frozenset({"99"}))
+RULES = rules(ignored_authors=frozenset({"99"}))
 CREATED = vienna(2026, 11, 23, 9)
 
 
@@ -135,11 +133,7 @@ def test_reclassification_is_recorded_and_recomputed() -> None:
 
 def test_german_templates() -> None:
     """language: de writes German notes."""
-    config = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
-    settings = config.settings.model_copy(
-        update={"notes": config.settings.notes.model_copy(update={"language": "de"})}
-    )
-    german = type(config)(settings, config.source).rules()
+    german = rules(language="de")
     decision = decide(ticket(), None, None, german, at(10))
     assert decision.update is not None
     assert (decision.update.note or "").startswith("*SLA:* eingestuft als")
@@ -231,10 +225,7 @@ def test_a_class_change_while_paused_writes_the_new_classes_due_time() -> None:
 
 
 def _in_language(language: str) -> Rules:
-    settings = CONFIG.settings.model_copy(
-        update={"notes": CONFIG.settings.notes.model_copy(update={"language": language})}
-    )
-    return type(CONFIG)(settings, CONFIG.source).rules(frozenset({"99"}))
+    return rules(language=language, ignored_authors=frozenset({"99"}))
 
 
 def test_english_notes_carry_english_labels_german_notes_german_ones() -> None:

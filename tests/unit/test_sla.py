@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from slabridge.config.loader import Config
 from slabridge.domain.model import ClassChange, Note, SlaStatus, StatusChange, TicketHistory
 from slabridge.domain.sla import SlaPolicy, evaluate
 from tests.conftest import vienna
+from tests.domain_values import ADVANCED
 
 RECEIVED = vienna(2026, 11, 23, 9)  # Monday 09:00; Advanced critical is due 13:00
+POLICY = SlaPolicy()  # the shipped policy: at risk from 75 %, any change or public note accepts
 
 
 def history(**changes: object) -> TicketHistory:
@@ -18,25 +19,24 @@ def history(**changes: object) -> TicketHistory:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def status_at(config: Config, ticket: TicketHistory, now: datetime, policy: SlaPolicy | None = None,
+def status_at(ticket: TicketHistory, now: datetime, policy: SlaPolicy = POLICY,
               incident_class: str = "critical") -> SlaStatus:
-    return evaluate(ticket, incident_class, config.tier("advanced"), policy or config.policy,
-                    now).status
+    return evaluate(ticket, incident_class, ADVANCED, policy, now).status
 
 
-def test_running_then_at_risk_then_breached(shipped: Config) -> None:
+def test_running_then_at_risk_then_breached() -> None:
     """Under 75 % running, from 75 % at risk, after the due time breached."""
     ticket = history()
-    assert status_at(shipped, ticket, vienna(2026, 11, 23, 11, 59)) == SlaStatus.RUNNING
-    assert status_at(shipped, ticket, vienna(2026, 11, 23, 12)) == SlaStatus.AT_RISK
-    assert status_at(shipped, ticket, vienna(2026, 11, 23, 13)) == SlaStatus.AT_RISK
-    assert status_at(shipped, ticket, vienna(2026, 11, 23, 13, 1)) == SlaStatus.BREACHED
+    assert status_at(ticket, vienna(2026, 11, 23, 11, 59)) == SlaStatus.RUNNING
+    assert status_at(ticket, vienna(2026, 11, 23, 12)) == SlaStatus.AT_RISK
+    assert status_at(ticket, vienna(2026, 11, 23, 13)) == SlaStatus.AT_RISK
+    assert status_at(ticket, vienna(2026, 11, 23, 13, 1)) == SlaStatus.BREACHED
 
 
-def test_accepted_by_status_change_in_time(shipped: Config) -> None:
+def test_accepted_by_status_change_in_time() -> None:
     """A status change away from New before the due time meets the SLA."""
     ticket = history(status_changes=(StatusChange(vienna(2026, 11, 23, 10), "New", "In Progress"),))
-    result = evaluate(ticket, "critical", shipped.tier("advanced"), shipped.policy,
+    result = evaluate(ticket, "critical", ADVANCED, POLICY,
                       vienna(2026, 11, 25, 9))
     assert result.status == SlaStatus.MET
     assert result.accepted_at == vienna(2026, 11, 23, 10)
@@ -44,54 +44,54 @@ def test_accepted_by_status_change_in_time(shipped: Config) -> None:
     assert result.used == timedelta(hours=1)
 
 
-def test_accepted_late_is_breached(shipped: Config) -> None:
+def test_accepted_late_is_breached() -> None:
     """Acceptance after the due time is a breach, and stays one."""
     ticket = history(status_changes=(StatusChange(vienna(2026, 11, 23, 14), "New", "In Progress"),))
-    assert status_at(shipped, ticket, vienna(2026, 11, 30, 9)) == SlaStatus.BREACHED
+    assert status_at(ticket, vienna(2026, 11, 30, 9)) == SlaStatus.BREACHED
 
 
-def test_public_note_by_someone_else_accepts(shipped: Config) -> None:
+def test_public_note_by_someone_else_accepts() -> None:
     """The first public note by someone other than the reporter accepts."""
     ticket = history(notes=(
         Note(vienna(2026, 11, 23, 9, 30), "customer"),
         Note(vienna(2026, 11, 23, 9, 40), "agent", public=False),
         Note(vienna(2026, 11, 23, 9, 50), "agent"),
     ))
-    result = evaluate(ticket, "critical", shipped.tier("advanced"), shipped.policy,
+    result = evaluate(ticket, "critical", ADVANCED, POLICY,
                       vienna(2026, 11, 23, 15))
     assert (result.status, result.accepted_at) == (SlaStatus.MET, vienna(2026, 11, 23, 9, 50))
     assert result.acceptance == "public note by agent"
 
 
-def test_whichever_comes_first(shipped: Config) -> None:
+def test_whichever_comes_first() -> None:
     """A note before the status change wins."""
     ticket = history(
         notes=(Note(vienna(2026, 11, 23, 9, 20), "agent"),),
         status_changes=(StatusChange(vienna(2026, 11, 23, 9, 30), "New", "In Progress"),),
     )
-    result = evaluate(ticket, "critical", shipped.tier("advanced"), shipped.policy,
+    result = evaluate(ticket, "critical", ADVANCED, POLICY,
                       vienna(2026, 11, 23, 15))
     assert result.accepted_at == vienna(2026, 11, 23, 9, 20)
 
 
-def test_own_notes_never_accept(shipped: Config) -> None:
+def test_own_notes_never_accept() -> None:
     """slabridge's own notes (its service account) do not count as a response."""
-    policy = replace(shipped.policy, ignored_authors=frozenset({"slabridge"}))
+    policy = replace(POLICY, ignored_authors=frozenset({"slabridge"}))
     ticket = history(notes=(Note(vienna(2026, 11, 23, 9, 1), "slabridge"),))
-    assert status_at(shipped, ticket, vienna(2026, 11, 23, 10), policy) == SlaStatus.RUNNING
+    assert status_at(ticket, vienna(2026, 11, 23, 10), policy) == SlaStatus.RUNNING
 
 
-def test_acceptance_by_notes_can_be_turned_off(shipped: Config) -> None:
+def test_acceptance_by_notes_can_be_turned_off() -> None:
     """With public_note off, only status changes accept."""
-    policy = replace(shipped.policy, accept_on_public_note=False)
+    policy = replace(POLICY, accept_on_public_note=False)
     ticket = history(notes=(Note(vienna(2026, 11, 23, 9, 30), "agent"),))
-    assert status_at(shipped, ticket, vienna(2026, 11, 23, 10), policy) == SlaStatus.RUNNING
+    assert status_at(ticket, vienna(2026, 11, 23, 10), policy) == SlaStatus.RUNNING
 
 
-def test_pause_while_waiting_for_customer(shipped: Config) -> None:
+def test_pause_while_waiting_for_customer() -> None:
     """Time in Feedback does not count, and the due time moves by the paused service time."""
     policy = replace(
-        shipped.policy,
+        POLICY,
         pause_statuses=frozenset({"feedback"}),
         accept_statuses=frozenset({"in progress"}),
         accept_on_public_note=False,
@@ -100,7 +100,7 @@ def test_pause_while_waiting_for_customer(shipped: Config) -> None:
         StatusChange(vienna(2026, 11, 23, 10), "New", "Feedback"),
         StatusChange(vienna(2026, 11, 23, 12), "Feedback", "New"),
     ))
-    tier = shipped.tier("advanced")
+    tier = ADVANCED
     during = evaluate(ticket, "critical", tier, policy, vienna(2026, 11, 23, 11))
     assert during.status == SlaStatus.PAUSED
     assert during.used == timedelta(hours=1)
@@ -112,17 +112,17 @@ def test_pause_while_waiting_for_customer(shipped: Config) -> None:
     ]
 
 
-def test_no_target(shipped: Config) -> None:
+def test_no_target() -> None:
     """Trivial on Advanced has no response target."""
-    result = evaluate(history(), "trivial", shipped.tier("advanced"), shipped.policy,
+    result = evaluate(history(), "trivial", ADVANCED, POLICY,
                       vienna(2026, 11, 30, 9))
     assert (result.status, result.due, result.target) == (SlaStatus.NO_TARGET, None, None)
 
 
-def test_reclassification_recomputes_from_receipt(shipped: Config) -> None:
+def test_reclassification_recomputes_from_receipt() -> None:
     """Raising minor to critical computes the critical target from the original receipt."""
     ticket = history(class_changes=(ClassChange(vienna(2026, 11, 23, 11), "critical"),))
-    result = evaluate(ticket, "minor", shipped.tier("advanced"), shipped.policy,
+    result = evaluate(ticket, "minor", ADVANCED, POLICY,
                       vienna(2026, 11, 23, 12))
     assert result.incident_class == "critical"
     assert result.due == vienna(2026, 11, 23, 13)
@@ -132,9 +132,9 @@ def test_reclassification_recomputes_from_receipt(shipped: Config) -> None:
     assert (change.old_target, change.new_target) == (timedelta(hours=21), timedelta(hours=4))
 
 
-def test_used_fraction(shipped: Config) -> None:
+def test_used_fraction() -> None:
     """Half the target used after two of four hours."""
-    result = evaluate(history(), "critical", shipped.tier("advanced"), shipped.policy,
+    result = evaluate(history(), "critical", ADVANCED, POLICY,
                       vienna(2026, 11, 23, 11))
     assert result.used_fraction == 0.5
     assert result.remaining == timedelta(hours=2)

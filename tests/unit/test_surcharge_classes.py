@@ -7,12 +7,11 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.hours import HoursService
 from slabridge.config.loader import load_config
 from slabridge.domain.hours import build_ledger
+from tests.fakes import FakeTracker, memory_store
 from tests.unit.test_hours import HOURLY, book
-from tests.unit.test_odd_tracker_data import OddTracker
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
 
@@ -36,7 +35,7 @@ def test_the_statement_takes_the_classes_from_the_tier(tmp_path: Path) -> None:
     def classes(customer: str, extra: str = "") -> frozenset[str]:
         path.write_text(f"include: [{EXAMPLE}]\n{extra}", encoding="utf-8")
         config = load_config(path)
-        service = HoursService(OddTracker([]), SqliteStateStore(":memory:"), config)
+        service = HoursService(FakeTracker(), memory_store(), config)
         terms = service._terms(customer, "2026-11")
         assert terms is not None
         return terms.surcharged_classes

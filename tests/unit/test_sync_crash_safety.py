@@ -4,10 +4,9 @@ cycle leaking into the next."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,12 @@ from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app import sync as service
 from slabridge.app.sync import Syncer
 from slabridge.config.loader import load_config
-from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.model import (
     IssueRecord,
-    Journal,
     Ticket,
     TicketFacts,
 )
-from slabridge.domain.plan import Notification, TicketUpdate
+from slabridge.domain.plan import Notification
 from slabridge.errors import (
     IssueError,
     NotificationError,
@@ -33,55 +30,14 @@ from slabridge.errors import (
     TrackerUnavailableError,
 )
 from tests.conftest import vienna
-from tests.unit.test_escalation import config
-from tests.unit.test_odd_tracker_data import NOW, OddTracker
+from tests.fakes import FakeTracker, memory_store
+from tests.fakes import example_config as config
+from tests.unit.test_odd_tracker_data import NOW
 from tests.unit.test_odd_tracker_data import ticket as odd_ticket
 
 
 class Killed(BaseException):
     """A kill -9 in the middle of a write: nothing after it runs."""
-
-
-class Tracker(OddTracker):
-    """A fake tracker that keeps notes and fields like Redmine and can fail on demand."""
-
-    name = "https://fake.example"
-
-    def __init__(self, tickets: list[Ticket]) -> None:
-        super().__init__(tickets)
-        self.issues = {t.key: t for t in tickets}
-        self.notes: dict[str, list[str]] = {}
-        self.fail_update: BaseException | None = None
-        self.fail_prepare: dict[str, BaseException] = {}
-        self.fail_journal_for: str | None = None
-        self.clock = vienna(2026, 11, 23, 9)
-
-    def list_issues(self, updated_since: datetime | None, open_only: bool) -> Iterator[Ticket]:
-        yield from self.issues.values()
-
-    def journal(self, key: str) -> Journal:
-        if key == self.fail_journal_for:
-            raise TrackerAuthError("key revoked")
-        notes = self.notes.get(key, [])
-        return Journal("New", own_note_keys=frozenset().union(*map(note_keys_in, notes)))
-
-    def fetch(self, key: str) -> tuple[Ticket, Journal]:
-        return self.issues[key], self.journal(key)
-
-    def prepare_update(self, update: TicketUpdate) -> Callable[[], None]:
-        failure = self.fail_prepare.get(update.ticket_key)
-        if failure is not None:  # a field not enabled, a lookup that failed, a kill
-            raise failure
-        return partial(self.update, update)
-
-    def update(self, update: TicketUpdate) -> None:
-        if self.fail_update is not None:
-            raise self.fail_update
-        ticket = self.issues[update.ticket_key]
-        self.issues[ticket.key] = replace(
-            ticket, sla_fields={**ticket.sla_fields, **update.fields}, updated=self.clock)
-        if update.note:
-            self.notes.setdefault(ticket.key, []).append(update.note)
 
 
 class Channel:
@@ -94,7 +50,7 @@ class Channel:
         self.sent.append(notification.key)
 
 
-def setup(tmp_path: Path) -> tuple[Tracker, SqliteStateStore, Syncer, Channel]:
+def setup(tmp_path: Path) -> tuple[FakeTracker, SqliteStateStore, Syncer, Channel]:
     """Issue 7 of acme (critical, Advanced: due 13:00) classified at 10:00 and settled."""
     created = vienna(2026, 11, 23, 9)
     issue = Ticket(key="7", facts=TicketFacts(project="acme-shop", tracker="Bug",
@@ -102,8 +58,8 @@ def setup(tmp_path: Path) -> tuple[Tracker, SqliteStateStore, Syncer, Channel]:
                    subject="Checkout broken", created=created, updated=created, status="New",
                    closed=False, reporter="5",
                    tracked_fields=frozenset({"response_due", "sla_class", "sla_status"}))
-    tracker = Tracker([issue])
-    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    tracker = FakeTracker([issue])
+    store = memory_store()
     chat = Channel()
     syncer = Syncer(tracker, store, config(tmp_path).rules(), timedelta(seconds=30),
                     {"mail": Channel(), "chat": chat, "pager": Channel()})
@@ -219,10 +175,10 @@ def test_an_auth_error_leaves_nothing_for_the_next_cycle(tmp_path: Path) -> None
     tracker, store, syncer, _ = setup(tmp_path)
     later = vienna(2026, 11, 23, 9, 30)
     tracker.issues = {
-        "7": replace(tracker.issues["7"], subject="changed", updated=tracker.clock),
+        "7": replace(tracker.issues["7"], subject="changed", updated=vienna(2026, 11, 23, 10, 1)),
         "8": replace(tracker.issues["7"], key="8", created=later, updated=later),
     }
-    tracker.fail_journal_for = "8"
+    tracker.fail_journal["8"] = TrackerAuthError("key revoked")
     with pytest.raises(TrackerAuthError):
         syncer.cycle(vienna(2026, 11, 23, 10, 5))
     # Issue 7's new decision was stored when the cycle ended, not carried over.
@@ -243,8 +199,8 @@ def test_one_unstorable_record_costs_only_its_own_issue(tmp_path: Path) -> None:
                 self.put(tracker, record)
 
     example = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
-    tracker = OddTracker([odd_ticket("1"), odd_ticket("2"), odd_ticket("3")])
-    store = BrokenStore(tmp_path / "state.sqlite3")
+    tracker = FakeTracker([odd_ticket("1"), odd_ticket("2"), odd_ticket("3")])
+    store = BrokenStore(":memory:")
     report = Syncer(tracker, store, load_config(example).rules(),
                     timedelta(seconds=30)).cycle(NOW)
     assert sorted(u.ticket_key for u in tracker.updates) == ["1", "2", "3"]
@@ -257,8 +213,8 @@ def test_one_unstorable_record_costs_only_its_own_issue(tmp_path: Path) -> None:
 def test_a_lone_surrogate_in_a_subject_is_stored(tmp_path: Path) -> None:
     example = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
     cut = replace(odd_ticket("1", project="somebody-else"), subject="broken \ud83d")
-    tracker = OddTracker([cut, odd_ticket("2")])
-    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    tracker = FakeTracker([cut, odd_ticket("2")])
+    store = memory_store()
     report = Syncer(tracker, store, load_config(example).rules(),
                     timedelta(seconds=30)).cycle(NOW)
     assert report.errors == 0
@@ -285,12 +241,12 @@ def test_a_write_that_cannot_be_prepared_still_notifies_once_and_comes_later(
 
 
 def two_issues_one_per_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
-    Tracker, SqliteStateStore, Syncer,
+    FakeTracker, SqliteStateStore, Syncer,
 ]:
     """Issues 1 and 2, new, critical; batches of one, so issue 2 is decided after 1's write."""
     monkeypatch.setattr(service, "DECISIONS_PER_BATCH", 1)
-    tracker = Tracker([odd_ticket("1"), odd_ticket("2")])
-    store = SqliteStateStore(tmp_path / "state.sqlite3")
+    tracker = FakeTracker([odd_ticket("1"), odd_ticket("2")])
+    store = memory_store()
     rules = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml").rules()
     return tracker, store, Syncer(tracker, store, rules, timedelta(seconds=30))
 
@@ -342,12 +298,12 @@ def test_a_dry_run_after_the_store_was_lost_promises_no_note_already_written(
                                               priority="Low"),
                    subject="Typo in footer", created=created, updated=created, status="New",
                    closed=False, reporter="5")
-    tracker = Tracker([issue])
+    tracker = FakeTracker([issue])
     rules = config(tmp_path).rules()
-    first = Syncer(tracker, SqliteStateStore(tmp_path / "state.sqlite3"), rules,
+    first = Syncer(tracker, memory_store(), rules,
                    timedelta(seconds=30)).cycle(vienna(2026, 11, 23, 10))
     assert (first.writes, first.notes, first.statuses) == (1, 1, {"no_target": 1})
-    lost = Syncer(tracker, SqliteStateStore(tmp_path / "new.sqlite3"), rules,
+    lost = Syncer(tracker, memory_store(), rules,
                   timedelta(seconds=30))
     dry = lost.cycle(vienna(2026, 11, 23, 11), dry_run=True)
     assert (dry.planned, dry.notes) == ([], 0)
