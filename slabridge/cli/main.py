@@ -24,6 +24,7 @@ from slabridge.bootstrap import (
 from slabridge.cli import hours as hours_cli
 from slabridge.config.loader import Config, find_config_path, load_config
 from slabridge.config.settings import json_schema
+from slabridge.domain.model import SlaStatus
 from slabridge.errors import SlabridgeError, UsageError
 from slabridge.logs import configure as configure_logs
 from slabridge.logs import scrub_text
@@ -209,9 +210,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 for line in update.note.splitlines():
                     print(f"    | {line}")
     print(
-        f"{'dry run: ' if args.dry_run else ''}{report.mode} cycle: {report.seen} issues seen, "
-        f"{f'{report.unchanged} unchanged since decided, ' if report.unchanged else ''}"
-        f"{report.classified} classified, {report.unclassified} unclassified, "
+        f"{'dry run: ' if args.dry_run else ''}{report.mode} cycle: {report.seen} issues "
+        f"listed, "
+        f"{f'{report.unchanged} of them unchanged since decided, ' if report.unchanged else ''}"
+        # Decided: the listed issues that changed, and stored ones whose clock came due.
+        f"{report.evaluated} decided ({report.classified} classified, "
+        f"{report.unclassified} unclassified), "
         f"{len(report.planned) if args.dry_run else report.writes} "
         f"{'planned ' if args.dry_run else ''}writes ({report.notes} notes), "
         f"{report.errors} errors, {report.requests} requests, {report.seconds:.2f}s"
@@ -288,13 +292,21 @@ def cmd_status(args: argparse.Namespace) -> int:
             for r in rows
         ], indent=2, ensure_ascii=False))
         return EXIT_OK
-    print(f"{'issue':>7}  {'status':<10} {'due':<22} {'left':>8}  {'customer':<10} "
-          f"{'tier':<9} {'class':<9} subject")
+    # Columns as wide as their longest value (capped), so long names do not shift the rest.
+    key_w = max([len(r.key) + 1 for r in rows] + [5])
+    customer_w = min(max([len(r.customer) for r in rows] + [8]), 20)
+    tier_w = max([len(r.tier) for r in rows] + [4])
+    class_w = max([len(r.incident_class) for r in rows] + [5])
+    print(f"{'issue':>{key_w}}  {'status':<10} {'due':<22} {'left':>8}  "
+          f"{'customer':<{customer_w}} {'tier':<{tier_w}} {'class':<{class_w}} subject")
     for r in rows:
         due = r.due.strftime("%Y-%m-%d %H:%M %Z") if r.due else "-"
-        left = format_service_time(r.left) if r.left is not None else "-"
-        print(f"{'#' + r.key:>7}  {r.status.value:<10} {due:<22} {left:>8}  {r.customer:<10} "
-              f"{r.tier:<9} {r.incident_class:<9} {r.subject[:50]}")
+        # A met issue has nothing left to count down; a breached one shows how far over.
+        left = ("-" if r.left is None or r.status is SlaStatus.MET
+                else format_service_time(r.left))
+        print(f"{'#' + r.key:>{key_w}}  {r.status.value:<10} {due:<22} {left:>8}  "
+              f"{r.customer[:customer_w]:<{customer_w}} {r.tier:<{tier_w}} "
+              f"{r.incident_class:<{class_w}} {r.subject[:50]}")
     if not rows:
         print("(no open classified issues; run `slabridge sync --once` first)")
     return EXIT_OK
@@ -378,9 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--full", action="store_true",
                       help="full reconciliation: walk all open issues, not only changed ones")
     sync.add_argument("--json", action="store_true", help="print the summary as JSON")
-    sync.add_argument("--log-level", default="WARNING", type=str.upper,
+    sync.add_argument("--log-level", default="ERROR", type=str.upper,
                       choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                      help="log level (default WARNING)")
+                      help="log lines on stderr from this level (default ERROR: the "
+                           "summary already names every problem once; WARNING adds the "
+                           "log line of each)")
     sync.set_defaults(handler=cmd_sync)
 
     run_cmd = sub.add_parser(

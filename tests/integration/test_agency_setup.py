@@ -285,3 +285,19 @@ def test_private_notes_refused_where_the_role_cannot_make_them_private(
         result = cli(workspace, *args)
         assert (result.returncode, result.stderr.strip()) == (1, message)
     assert admin.journal_count(issue) == 0
+
+
+def test_a_problem_is_said_once_by_a_one_shot_sync(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """The summary's problem line, not also a log line on stderr (it said each twice)."""
+    with_fields(workspace, "    sla_status: SLA status (bugs only)\n")
+    admin.make_issue(workspace.projects["acme"], "Checkout broken", priority="Urgent")
+    admin.make_issue(workspace.projects["acme"], "Export wrong", priority="Urgent",
+                     tracker="Feature")
+    result = cli(workspace, "sync", "--once")
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if "not available" in line] != []
+    assert "not available" not in result.stderr and "fields_not_available" not in result.stderr
+    verbose = cli(workspace, "sync", "--once", "--full", "--log-level", "warning")
+    assert verbose.returncode == 0

@@ -36,7 +36,7 @@ def test_demo_runs_twice_and_leaves_a_private_env_file(
     for heading in ("== slabridge sync --once ==", "== slabridge status ==",
                     "== slabridge explain "):
         assert heading in first.stdout
-    assert re.search(r"full cycle: \d+ issues seen|incremental cycle: \d+ issues seen",
+    assert re.search(r"full cycle: \d+ issues listed|incremental cycle: \d+ issues listed",
                      first.stdout)
     env_file = folder / "env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600

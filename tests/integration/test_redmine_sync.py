@@ -364,8 +364,8 @@ def test_cli_sync_summary(workspace: Workspace, admin: RedmineAdmin) -> None:
     admin.make_issue(workspace.projects["acme"], "Slow", priority="High")
     result = cli(workspace, "sync", "--once")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("full cycle: 1 issues seen, 1 classified, 0 unclassified, "
-                                    "1 writes (1 notes), 0 errors")
+    assert result.stdout.startswith("full cycle: 1 issues listed, 1 decided (1 classified, "
+                                    "0 unclassified), 1 writes (1 notes), 0 errors")
     state = Path(workspace.config_path.parent / "state.sqlite3")
     assert state.exists()
 

@@ -317,7 +317,8 @@ def test_cli_sync_status_and_explain_on_jira(
     stub_property_writes(jira)
     path = str(write_config(tmp_path))
     assert run(["--config", path, "sync", "--once"]) == 0
-    assert capsys.readouterr().out.startswith("full cycle: 4 issues seen, 4 classified")
+    assert capsys.readouterr().out.startswith(
+        "full cycle: 4 issues listed, 4 decided (4 classified")
     assert run(["--config", path, "status", "--json"]) == 0
     board = json.loads(capsys.readouterr().out)
     assert {row["issue"] for row in board} == {"ACME-1", "ACME-2", "GLX-3", "SHARED-4"}

@@ -75,7 +75,7 @@ def test_atlassian_example_issue_is_reported_and_skipped(
     code = run(["--config", str(write_config(tmp_path)), "sync", "--once", "--dry-run"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "1 issues seen" in out
+    assert "1 issues listed" in out
     assert "problem: issue ED-1: cannot be read: fields.status is missing" in out
 
 

@@ -74,4 +74,4 @@ def test_a_sync_run_settles_before_its_cycle(
     monkeypatch.setattr(cli, "build_syncer", lambda config, dry_run: Syncer())
     assert cli.run(["sync", "--once"]) == 0
     assert frozen_at_cycle and frozen_at_cycle[0] > 0
-    assert "full cycle: 0 issues seen" in capsys.readouterr().out
+    assert "full cycle: 0 issues listed" in capsys.readouterr().out
