@@ -19,8 +19,9 @@ from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.doctor import Check, needs_of
 from slabridge.app.hours import HoursService
 from slabridge.app.sync import Syncer
+from slabridge.config.environment import env_variables, expand_env
 from slabridge.config.loader import Config
-from slabridge.config.settings import FieldNameSettings, env_variables, expand_env
+from slabridge.config.models import FieldNameSettings
 from slabridge.config.source import BUILTIN_DIR
 from slabridge.errors import ConfigError, ConfigProblem
 from slabridge.logs import register_secret

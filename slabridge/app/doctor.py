@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from slabridge.config.loader import Config
-from slabridge.config.settings import FieldNameSettings
+from slabridge.config.models import FieldNameSettings
 from slabridge.domain.model import Handling
 
 FIELD_ROLES = ("response_due", "response_due_date", "sla_class", "sla_status", "sla_handling")

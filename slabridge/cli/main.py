@@ -23,7 +23,7 @@ from slabridge.bootstrap import (
 )
 from slabridge.cli import hours as hours_cli
 from slabridge.config.loader import Config, find_config_path, load_config
-from slabridge.config.settings import json_schema
+from slabridge.config.schema import json_schema
 from slabridge.domain.model import SlaStatus
 from slabridge.errors import SlabridgeError, UsageError
 from slabridge.logs import configure as configure_logs

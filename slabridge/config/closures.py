@@ -11,7 +11,7 @@ import holidays
 import icalendar
 from dateutil.easter import easter
 
-from slabridge.config.settings import ClosureSettings, HolidaySettings
+from slabridge.config.models import ClosureSettings, HolidaySettings
 from slabridge.domain.calendar import DayOff
 
 

@@ -13,14 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from slabridge.config.closures import DatedClosure, DaysOffProvider, read_ical_closures
-from slabridge.config.settings import (
-    FieldNameSettings,
-    MatchSettings,
-    Settings,
-    TierSettings,
-    validate,
-)
+from slabridge.config.models import FieldNameSettings, MatchSettings, Settings, TierSettings
 from slabridge.config.source import Source, read_config
+from slabridge.config.validation import validate
 from slabridge.domain.annotations import NoteTemplates
 from slabridge.domain.calendar import BusinessCalendar
 from slabridge.domain.classify import Match, Rule

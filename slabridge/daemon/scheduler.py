@@ -45,7 +45,7 @@ from slabridge.bootstrap import (
     settle_long_lived_objects,
 )
 from slabridge.config.loader import Config, load_config
-from slabridge.config.settings import DaemonSettings
+from slabridge.config.models import DaemonSettings
 from slabridge.daemon.health import HealthServer, Monitor
 from slabridge.errors import (
     ConfigError,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from slabridge.config.loader import find_config_path, load_config
-from slabridge.config.settings import json_schema
+from slabridge.config.schema import json_schema
 from slabridge.errors import ConfigError
 from tests.conftest import vienna
 

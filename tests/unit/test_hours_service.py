@@ -14,7 +14,7 @@ from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.app.hours import HoursService, statement_textile
 from slabridge.cli.hours import output_format
 from slabridge.config.loader import load_config
-from slabridge.config.settings import json_schema
+from slabridge.config.schema import json_schema
 from slabridge.domain.hours import Unattributed
 from slabridge.domain.model import TimeEntry, TimeEntryBatch
 from slabridge.errors import UsageError
