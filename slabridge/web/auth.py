@@ -44,8 +44,8 @@ def refusal(host: str, users: Mapping[str, str]) -> str | None:
     if users or is_loopback(host):
         return None
     return (f"the web pages are not served on {host}: without web.users they answer on a "
-            "loopback address only (e.g. 127.0.0.1). Add users (web.users: {name: "
-            "${ENV_VAR}}) to serve them on other addresses")
+            "loopback address only (e.g. 127.0.0.1). Add web.users (each user's password "
+            "as ${ENV_VAR}) to serve them on other addresses")
 
 
 def check_servable(host: str, users: Mapping[str, str]) -> None:
