@@ -20,7 +20,9 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -622,11 +624,12 @@ class WebSettings(Strict):
     port: int = Field(default=8464, ge=0, le=65535,
                       description="`slabridge web`: port (0: any free one)")
 
-    @model_validator(mode="after")
-    def _check(self) -> Any:
-        if self.metrics_auth and not self.users:
+    @field_validator("metrics_auth")
+    @classmethod
+    def _users_to_check(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("users"):
             raise ValueError("metrics_auth needs web.users to check credentials against")
-        return self
+        return value
 
 
 NOTE_KINDS = (
