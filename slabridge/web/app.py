@@ -197,6 +197,11 @@ class WebApp:
             self._rows = (wiring, time.monotonic(), now, rows)
             return now, rows
 
+    def expire_rows(self) -> None:
+        """Forget the shared rows: the next request computes them again."""
+        with self._rows_lock:
+            self._rows = None
+
     def _board(self, wiring: Wiring, filters: Filters,
                fixed_customer: str | None = None) -> dict[str, Any]:
         as_of, rows = self.board_rows(wiring)
