@@ -17,11 +17,20 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+
+from slabridge.daemon.health import HealthServer
+from slabridge.web.app import WebApp
+from slabridge.web.server import wire
+
+if TYPE_CHECKING:
+    from tests.browser.conftest import Site
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -83,3 +92,21 @@ def slabridge_web(config: Path, env: Mapping[str, str],
         if process.poll() is None:
             os.kill(process.pid, signal.SIGTERM)
             process.wait(timeout=20)
+
+
+@contextmanager
+def served_at(site: Site, start: datetime) -> Iterator[str]:
+    """The pages in this process, on a clock that reads `start` now and runs on."""
+    began = datetime.now(UTC)
+
+    def clock() -> datetime:
+        return start + (datetime.now(UTC) - began)
+
+    wiring = wire(site.config, site.env)
+    app = WebApp(lambda: site.config, lambda _: wiring, "127.0.0.1", clock=clock)
+    server = HealthServer(None, "127.0.0.1", 0, pages=app)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.address[1]}"
+    finally:
+        server.stop()

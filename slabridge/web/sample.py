@@ -56,15 +56,15 @@ def sample_record(number: int, config: Config, now: datetime) -> IssueRecord:
     project, customer, subject, kind, priority = ISSUES[number % len(ISSUES)]
     calendar = config.tier("advanced").calendar
     # Service time before now, spread so that new, at-risk and breached issues all occur.
-    hours_ago = (number * 7919 % 400) / 10
-    received = calendar.add(now, timedelta(0)) if hours_ago == 0 else now
+    hours_ago = (number * 7919 % 160) / 10
+    received = now
     step = timedelta(minutes=30)
     while calendar.between(received, now) < timedelta(hours=hours_ago):
         received -= step
     fields = {"Customer": customer} if customer else {}
     ticket = Ticket(
-        str(number), TicketFacts(project, kind, priority, "New", custom_fields=fields),
-        subject if number < len(ISSUES) else f"{subject} ({number})", received, received,
+        str(number + 1), TicketFacts(project, kind, priority, "New", custom_fields=fields),
+        subject if number < len(ISSUES) else f"{subject} ({number + 1})", received, received,
         "New", False, "carla.acme",
     )
     changes: tuple[StatusChange, ...] = ()

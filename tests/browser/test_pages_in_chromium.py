@@ -8,8 +8,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,11 +17,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from slabridge.daemon.health import HealthServer
-from slabridge.web.app import WebApp
-from slabridge.web.server import wire
 from tests.browser.conftest import VIEWER, Site, make_site
-from tests.browser_support import chromium, slabridge_web
+from tests.browser_support import chromium, served_at, slabridge_web
 
 pytestmark = pytest.mark.browser
 
@@ -120,24 +115,6 @@ def test_without_users_it_refuses_other_addresses(tmp_path: Path) -> None:
         "slabridge: error: the web pages are not served on 0.0.0.0: without web.users they "
         "answer on a loopback address only (e.g. 127.0.0.1). Add web.users (each user's "
         "password as ${ENV_VAR}) to serve them on other addresses\n")
-
-
-@contextmanager
-def served_at(site: Site, start: datetime) -> Iterator[str]:
-    """The pages in this process, on a clock that reads `start` now and runs on."""
-    began = datetime.now(UTC)
-
-    def clock() -> datetime:
-        return start + (datetime.now(UTC) - began)
-
-    wiring = wire(site.config, site.env)
-    app = WebApp(lambda: site.config, lambda _: wiring, "127.0.0.1", clock=clock)
-    server = HealthServer(None, "127.0.0.1", 0, pages=app)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{server.address[1]}"
-    finally:
-        server.stop()
 
 
 def left_texts(driver: WebDriver) -> dict[str, str]:
