@@ -19,6 +19,7 @@ from slabridge.app.hours import HoursService
 from slabridge.cli.main import run
 from slabridge.config.loader import load_config
 from slabridge.daemon.health import HealthServer, Monitor, Reply
+from slabridge.daemon.scheduler import Daemon
 from slabridge.domain.model import SlaStatus
 from slabridge.errors import ConfigError
 from slabridge.ports import HoursStore
@@ -28,6 +29,7 @@ from slabridge.web.auth import authorized, is_loopback
 from slabridge.web.server import wire
 from slabridge.web.views import PAGE_SIZE, Filters, board_page, service_intervals
 from tests.browser.conftest import VIEWER, Site, make_site
+from tests.unit.test_scheduler import FakeSyncer, Running, wait_until
 
 VIENNA = ZoneInfo("Europe/Vienna")
 NOW = datetime(2026, 11, 25, 10, tzinfo=VIENNA)  # a Wednesday, in service hours
@@ -292,3 +294,26 @@ def test_the_board_lists_what_status_lists(site: Site, capsys: pytest.CaptureFix
     monkeypatch.setattr("slabridge.cli.main._now", lambda: NOW)
     assert run(["--config", str(site.config_path), "status", "--json"]) == 0
     assert keys == [r["issue"] for r in json.loads(capsys.readouterr().out)]
+
+
+def test_the_daemon_serves_the_pages_beside_healthz(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`slabridge run`'s health listener answers the board (with credentials) and /healthz
+    (without), from the same store the cycles write."""
+    monkeypatch.setenv("REDMINE_API_KEY", "unused")
+    monkeypatch.setenv("SLABRIDGE_WEB_VIEWER", VIEWER[1])
+    daemon = Daemon(None, site.config, overrides={"interval_seconds": 3600, "health_port": 0},
+                    build=lambda _: FakeSyncer(), settle=lambda: None)
+    running = Running(daemon)
+    running.thread.start()
+    try:
+        wait_until(lambda: daemon.health_address is not None)
+        assert daemon.health_address is not None
+        base = f"http://127.0.0.1:{daemon.health_address[1]}"
+        status, body = fetch(base + "/", GOOD)
+        assert status == 200 and b'<tr class="status-' in body
+        assert fetch(base + "/")[0] == 401
+        assert fetch(base + "/healthz")[0] in (200, 503)
+    finally:
+        running.stop()
