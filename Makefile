@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench redmine redmine-stop clean
+.PHONY: demo test lint typecheck unit bench browser redmine redmine-stop clean
 
 $(STAMP): pyproject.toml setup.py slabridge/domain/_calendar_speedups.c
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq python3-venv)
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml setup.py slabridge/domain/_calendar_speedups.c
 demo: $(STAMP)
 	$(BIN)/python -m slabridge.demo
 
-test: $(STAMP)
+# Debian's Chromium and its driver, for the browser tests (tests/browser): never downloaded
+# by a test tool, and checked on every run, not only when the virtualenv is made.
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver \
+		|| (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+test: $(STAMP) browser
 	$(BIN)/pytest
 	$(BIN)/ruff check slabridge tests benchmarks
 	$(BIN)/mypy

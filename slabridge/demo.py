@@ -216,6 +216,8 @@ def main() -> None:
     print(f"\nTry it yourself:  set -a; . {DEMO / 'env'}; set +a; .venv/bin/slabridge status")
     print(f"Redmine: {env['REDMINE_URL']} (slabridge ran as its own account 'slabridge'; "
           "see deploy/redmine-local/README.md)")
+    print(f"\nThe board in a browser:  set -a; . {DEMO / 'env'}; set +a; .venv/bin/slabridge web"
+          "\n  then open http://127.0.0.1:8464/ (Ctrl-C stops it)")
 
 
 if __name__ == "__main__":

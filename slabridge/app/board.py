@@ -11,6 +11,7 @@ from slabridge.app.rules import judging_rules
 from slabridge.domain.metrics import MetricEvaluation
 from slabridge.domain.model import SlaStatus
 from slabridge.domain.plan import Rules, assess
+from slabridge.domain.sla import Evaluation
 from slabridge.ports import StateStore
 
 URGENCY = {
@@ -18,6 +19,9 @@ URGENCY = {
     SlaStatus.MET: 4, SlaStatus.NO_TARGET: 5,
 }
 
+# Statuses whose service time left keeps shrinking while nobody has responded (a breached
+# issue goes on into overdue time); paused, met and no-target clocks stand still.
+TICKING = frozenset({SlaStatus.RUNNING, SlaStatus.AT_RISK, SlaStatus.BREACHED})
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class BoardRow:
     due: datetime | None
     left: timedelta | None
     status: SlaStatus
+    clock_running: bool = False
+    """`left` shrinks as service time passes: not paused, a target, no response yet."""
     metrics: Mapping[str, MetricEvaluation] = field(default_factory=dict)
     """The configured metrics beyond the response (sla.metrics), by name."""
 
@@ -53,11 +59,18 @@ def board(store: StateStore, tracker_name: str, rules: Rules, now: datetime,
         rows.append(BoardRow(
             record.ticket.key, record.ticket.subject, who, decision.tier.name,
             evaluation.incident_class, evaluation.due, evaluation.remaining, evaluation.status,
-            decision.metrics,
+            _clock_running(evaluation), decision.metrics,
         ))
     far = datetime.max.replace(tzinfo=now.tzinfo)
     rows.sort(key=lambda r: (URGENCY[r.status], r.due or far, r.key))
     return rows
+
+
+def _clock_running(evaluation: Evaluation) -> bool:
+    """Whether the service time left shrinks from now on (a breached issue can be paused
+    too: it waits for the customer after its due time)."""
+    paused = bool(evaluation.pauses) and evaluation.pauses[-1].ongoing
+    return evaluation.accepted_at is None and evaluation.status in TICKING and not paused
 
 
 def unclassified(store: StateStore, tracker_name: str, rules: Rules,

@@ -247,6 +247,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return Daemon(path, config, overrides=overrides).run()
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the board and the customer pages from the state store, running no cycles."""
+    from slabridge.web.server import serve  # Jinja2 only for the command that needs it
+
+    config = _config(args)
+    web = config.settings.web
+    port = web.port if args.port is None else int(args.port)
+    return serve(config, args.host or web.host, port)
+
+
 def _interval(text: str) -> int:
     value = int(text) if text.isdigit() else -1
     if not 5 <= value <= 86400:
@@ -258,6 +268,12 @@ def _port(text: str) -> str:
     if text != "off" and not (text.isdigit() and int(text) <= 65535):
         raise argparse.ArgumentTypeError(f"{text!r}: give a port 0-65535 (0: any free) or off")
     return text
+
+
+def _port_number(text: str) -> int:
+    if not (text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a port 0-65535 (0: any free)")
+    return int(text)
 
 
 def _print_unclassified(issues: list[Unclassified], as_json: bool) -> int:
@@ -424,6 +440,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--unclassified", action="store_true",
                         help="instead: the open issues no rule classifies, with the reason")
     status.set_defaults(handler=cmd_status)
+
+    web = sub.add_parser(
+        "web", help="serve the board and customer pages from the state store (no cycles)",
+        description="Serve the pages that `slabridge run` serves on its health listener: "
+        "the board (/), customers (/customers/ID), statements and unclassified issues, "
+        "read from the state store; no cycles run. Without web.users only on a loopback "
+        "address.",
+    )
+    web.add_argument("--port", type=_port_number, metavar="PORT",
+                     help="port, 0 for any free one (default: web.port, 8464)")
+    web.add_argument("--host", help="address to bind (default: web.host, 127.0.0.1)")
+    web.set_defaults(handler=cmd_web)
 
     explain_cmd = sub.add_parser("explain", help="why an issue has its due time")
     explain_cmd.add_argument("issue", help="issue number or key, e.g. 42, #42 or ACME-7")

@@ -13,6 +13,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -550,6 +552,35 @@ class DaemonSettings(Strict):
         "failed for longer than this")
 
 
+
+def _env_only(text: str) -> str:
+    # A password written into the file ends up in backups and repositories.
+    if not ENV_REF.fullmatch(text.strip()):
+        raise ValueError("a password in the file: give it as ${ENV_VAR} and set that variable")
+    return text.strip()
+
+
+class WebSettings(Strict):
+    """The web pages (board, customers, statements): who may read them, and where
+    `slabridge web` listens (`slabridge run` serves them on the health listener)."""
+
+    users: dict[Name, Annotated[str, AfterValidator(_env_only)]] = Field(
+        default={}, description="user name -> ${ENV_VAR} holding the password (HTTP basic "
+        "auth); without users the pages are served on a loopback address only")
+    metrics_auth: bool = Field(default=False,
+                               description="/metrics asks for the same credentials")
+    host: str = Field(default="127.0.0.1", description="`slabridge web`: address to bind")
+    port: int = Field(default=8464, ge=0, le=65535,
+                      description="`slabridge web`: port (0: any free one)")
+
+    @field_validator("metrics_auth")
+    @classmethod
+    def _users_to_check(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and not info.data.get("users"):
+            raise ValueError("metrics_auth needs web.users to check credentials against")
+        return value
+
+
 NOTE_KINDS = (
     "classified", "classified_at_risk", "classified_breached", "classified_met",
     "classified_no_target", "at_risk", "breached", "met", "escalation", "moved_to_sprint",
@@ -576,5 +607,6 @@ class Settings(Strict):
     escalation: EscalationSettings = EscalationSettings()
     handling: HandlingSettings = HandlingSettings()
     hours: HoursSettings = HoursSettings()
+    web: WebSettings = WebSettings()
 
 

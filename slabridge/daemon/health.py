@@ -11,9 +11,10 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -217,45 +218,77 @@ class Monitor:
         return generate_latest(self.registry)
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer: status, content type, body and any further headers."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class Pages(Protocol):
+    """More pages on the same listener (slabridge/web): everything but /healthz."""
+
+    def answer(self, path: str, query: str, authorization: str | None) -> Reply:
+        """The reply to a GET of `path` (401 without credentials, 404 if unknown)."""
+        ...
+
+    def metrics_denied(self, authorization: str | None) -> Reply | None:
+        """A 401 if /metrics needs credentials the Authorization header lacks, else None."""
+        ...
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a slow scraper must not hold up the daemon's exit
 
-    def __init__(self, address: tuple[str, int], monitor: Monitor) -> None:
+    def __init__(self, address: tuple[str, int], monitor: Monitor | None,
+                 pages: Pages | None) -> None:
         super().__init__(address, _Handler)
         self.monitor = monitor
+        self.pages = pages
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/healthz":
-            code, body = self.server.monitor.health()
-            self._reply(code, "application/json", json.dumps(body).encode())
-        elif path == "/metrics":
-            self._reply(HTTPStatus.OK, CONTENT_TYPE_LATEST, self.server.monitor.metrics())
+        path, _, query = self.path.partition("?")
+        monitor, pages = self.server.monitor, self.server.pages
+        if path == "/healthz":  # never behind credentials: probes call it
+            code, body = monitor.health() if monitor else (HTTPStatus.OK, {"status": "ok"})
+            self._send(Reply(code, "application/json", json.dumps(body).encode()))
+        elif path == "/metrics" and monitor is not None:
+            denied = pages.metrics_denied(self.headers.get("Authorization")) if pages else None
+            self._send(denied or Reply(HTTPStatus.OK, CONTENT_TYPE_LATEST, monitor.metrics()))
+        elif pages is not None:
+            self._send(pages.answer(path, query, self.headers.get("Authorization")))
         else:
-            self._reply(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8",
-                        b"not found: try /healthz or /metrics\n")
+            self._send(Reply(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8",
+                             b"not found: try /healthz or /metrics\n"))
 
-    def _reply(self, code: int, content_type: str, data: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(reply.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: a scrape every few seconds would drown the daemon's own log."""
 
 
 class HealthServer:
-    """/healthz and /metrics on host:port (port 0: a free one) in a background thread."""
+    """/healthz and /metrics on host:port (port 0: a free one) in a background thread, and
+    the web pages if given; without a monitor (`slabridge web`), /healthz says ok."""
 
-    def __init__(self, monitor: Monitor, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = _Server((host, port), monitor)
+    def __init__(self, monitor: Monitor | None, host: str = "127.0.0.1", port: int = 0,
+                 pages: Pages | None = None) -> None:
+        self._server = _Server((host, port), monitor, pages)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="slabridge-health", daemon=True
         )

@@ -54,6 +54,7 @@ from slabridge.errors import (
     TrackerError,
     TrackerUnavailableError,
 )
+from slabridge.web.server import daemon_pages
 
 log = structlog.get_logger("slabridge.daemon")
 
@@ -305,8 +306,9 @@ class Daemon:
         if self.settings.health_port is None:
             return None
         host = self.settings.health_host
+        pages = daemon_pages(lambda: self._config, host)  # the board beside /healthz
         try:
-            server = HealthServer(self.monitor, host, self.settings.health_port)
+            server = HealthServer(self.monitor, host, self.settings.health_port, pages)
         except OSError as error:
             raise SlabridgeError(
                 f"cannot serve /healthz on {host}:{self.settings.health_port}: {error.strerror}"
