@@ -16,8 +16,6 @@ from slabridge.config.loader import Config
 from slabridge.config.models import FieldNameSettings
 from slabridge.domain.model import Handling
 
-FIELD_ROLES = ("response_due", "response_due_date", "sla_class", "sla_status", "sla_handling")
-
 
 @dataclass(frozen=True, slots=True)
 class Check:
@@ -65,8 +63,9 @@ def needs_of(config: Config, rule_fields: Sequence[str] = ()) -> Needs:
     tracker = settings.tracker
     assert tracker is not None  # noqa: S101 - build_tracker has refused a config without one
     if tracker.fields is not None or tracker.kind == "redmine":
-        names = (tracker.fields or FieldNameSettings()).model_dump()
-        written = {role: names[role] for role in FIELD_ROLES if names.get(role)}
+        # The metrics' fields too (`<metric>_due`, `<metric>_status`).
+        names = (tracker.fields or FieldNameSettings()).roles()
+        written = {role: name for role, name in names.items() if name}
     else:
         written = {}
     read = dict.fromkeys(rule_fields)
@@ -97,6 +96,8 @@ def needs_of(config: Config, rule_fields: Sequence[str] = ()) -> Needs:
             "sla_class": longest_class,
             "sla_status": len("no_target"),
             "sla_handling": len("current_sprint_surcharge"),
+            **{f"{metric}_{part}": len("2026-01-31T14:00:00Z" if part == "due" else "no_target")
+               for metric in settings.sla.metrics for part in ("due", "status")},
         },
     )
 

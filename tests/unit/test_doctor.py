@@ -103,3 +103,18 @@ def test_unreachable_tracker_is_one_failed_check(
     assert failed[0].startswith("FAIL Redmine reachable: http://127.0.0.1:9: ConnectionError")
     assert failed[0].endswith("-> fix: check tracker.url, the network and proxy (HTTPS_PROXY, "
                               "NO_PROXY), and TLS (REQUESTS_CA_BUNDLE or tracker.verify_tls)")
+
+
+def test_metric_fields_are_checked_too(tmp_path: Path) -> None:
+    """A metric's fields (tracker.fields.metrics) are fields doctor checks (it skipped them)."""
+    extra = ("sla:\n  metrics:\n    resolution: {stop_statuses: [Resolved]}\n")
+    path = config_file(tmp_path, extra=extra)
+    text = path.read_text(encoding="utf-8").replace(
+        "  projects:",
+        "  fields:\n    metrics:\n      resolution: {due: Fix due, status: Fix state}\n"
+        "  projects:")
+    path.write_text(text, encoding="utf-8")
+    needs = needs_of(load_config(path))
+    assert needs.written_fields["resolution_due"] == "Fix due"
+    assert needs.written_fields["resolution_status"] == "Fix state"
+    assert needs.field_lengths["resolution_status"] == len("no_target")
