@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from slabridge.bootstrap import build_syncer
+from slabridge.adapters.redmine.tracker import RedmineTracker
+from slabridge.bootstrap import build_syncer, build_tracker
 from slabridge.config.loader import load_config
 from tests.conftest import vienna
 from tests.integration.conftest import Workspace
@@ -285,6 +287,49 @@ def test_private_notes_refused_where_the_role_cannot_make_them_private(
         result = cli(workspace, *args)
         assert (result.returncode, result.stderr.strip()) == (1, message)
     assert admin.journal_count(issue) == 0
+
+
+def test_a_role_given_through_a_group_counts(workspace: Workspace, admin: RedmineAdmin) -> None:
+    """The service account's own role lacks 'Set notes as private', a group it belongs to
+    has a role with it: Redmine lets it write private notes, and so does slabridge."""
+    text = workspace.config_path.read_text(encoding="utf-8")
+    workspace.config_path.write_text(text + "notes:\n  private: true\n", encoding="utf-8")
+    project = workspace.projects["acme"]
+    set_service_role(admin, project, "Reporter")
+    group = admin.redmine.group.create(name=f"robots-{uuid.uuid4().hex[:8]}",
+                                       user_ids=[admin.user_ids[SERVICE]])
+    admin.redmine.project_membership.create(project_id=project, user_id=group.id,
+                                            role_ids=[admin.roles["Developer"]])
+    issue = admin.make_issue(project, "Checkout broken", priority="Urgent")
+    ok(cli(workspace, "sync", "--once"))
+    assert [j["private_notes"] for j in admin.raw(issue)["journals"] if j["notes"]] == [True]
+
+
+def test_what_slabridge_reads_at_start_does_not_grow_with_its_other_projects(
+    workspace: Workspace, admin: RedmineAdmin
+) -> None:
+    """slabridge read its permissions from /users/current.json?include=memberships and
+    listed every visible project: with its account in thousands of projects that one
+    request took seconds, past the read timeout. Now it asks for the configured projects
+    and their members only, so projects it is not configured for are never read."""
+    def startup_reads() -> list[str]:
+        tracker = build_tracker(load_config(workspace.config_path), workspace.env)
+        assert isinstance(tracker, RedmineTracker)
+        bodies: list[str] = []
+        tracker.transport.session.hooks["response"].append(
+            lambda response, *args, **kwargs: bodies.append(response.text))
+        tracker.prepare()
+        for project in workspace.projects.values():
+            assert tracker.permissions.permissions_in(project) is not None
+        return bodies
+
+    before = startup_reads()
+    others = [f"elsewhere-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    for other in others:
+        admin.make_project(other)
+    after = startup_reads()
+    assert len(after) == len(before)
+    assert [other for other in others if any(other in body for body in after)] == []
 
 
 def test_a_problem_is_said_once_by_a_one_shot_sync(

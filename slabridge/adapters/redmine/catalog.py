@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
+
+import redminelib.exceptions as rex
 
 from slabridge.adapters.redmine.transport import RedmineTransport
 from slabridge.errors import TrackerError
@@ -32,28 +35,39 @@ class RedmineCatalog:
         self._user: Mapping[str, Any] | None = None
 
     def current_user(self) -> Mapping[str, Any]:
-        """slabridge's own account with its memberships (/users/current)."""
+        """slabridge's own account (/users/current), without its memberships: a service
+        account in thousands of projects would make that one request take seconds."""
         if self._user is None:
-            self._user = self._transport.request(
-                "get", "/users/current.json", params={"include": "memberships"})["user"]
+            self._user = self._transport.request("get", "/users/current.json")["user"]
         return self._user
 
     def project_ids(self) -> dict[str, int]:
-        """Configured project identifiers to ids; an unknown one is a clear error."""
+        """Configured project identifiers to ids; an unknown one is a clear error.
+
+        Each configured project is asked for by its identifier: listing /projects.json
+        would cost a page per hundred projects the account can see, in a Redmine of
+        thousands.
+        """
         if self._project_ids is None:
-            # Plain JSON pages: python-redmine's resource objects cost a millisecond per
-            # page of projects, and a Redmine may have thousands of projects.
-            projects = [(p["identifier"], p["id"])
-                        for p in self._transport.pages("/projects.json", "projects", {})]
-            by_identifier = dict(projects)
-            self.project_names = {number: name for name, number in projects}
-            missing = [p for p in self.projects if p not in by_identifier]
+            found = {identifier: self._project(identifier) for identifier in self.projects}
+            missing = [p for p, number in found.items() if number is None]
             if missing:
                 raise TrackerError(
                     f"project(s) not found or not visible to the API user: {', '.join(missing)}"
                 )
-            self._project_ids = {p: by_identifier[p] for p in self.projects}
+            self._project_ids = {p: number for p, number in found.items() if number is not None}
+            self.project_names = {number: p for p, number in self._project_ids.items()}
         return self._project_ids
+
+    def _project(self, identifier: str) -> int | None:
+        """A project's id, None where Redmine does not show it (404; 403: archived)."""
+        try:
+            project = self._transport.raw_request("get", f"/projects/{quote(identifier)}.json")
+        except (rex.ResourceNotFoundError, rex.ForbiddenError):
+            return None
+        except Exception as exc:  # translated: unreachable, key refused, ...
+            self._transport.errors.raise_translated(exc, None)
+        return int(project["project"]["id"])
 
     def check_fields(self) -> None:
         """Find slabridge's custom fields by name; stop naming any that is missing."""

@@ -5,8 +5,8 @@ definitions (/custom_fields.json is 403), so fields are checked on issues: an is
 the fields enabled for its project and tracker and visible to the reader. One issue per
 project and tracker is read; a pair without issues cannot be checked. With an
 administrator's key /custom_fields.json adds each field's existence, format and trackers.
-Permissions come from the user's memberships (/users/current.json) and the roles'
-permission lists (/roles/{id}.json, readable by any user).
+Permissions come from the project's members (/projects/{id}/memberships.json) and the
+roles' permission lists (/roles/{id}.json, readable by any user).
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
+from slabridge.adapters.redmine.permissions import roles_of
 from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.app.doctor import Check, Needs, Unanswered, statement_targets, unreachable
 
@@ -109,8 +111,7 @@ class RedmineDoctor:
 
     def _check_key(self) -> dict[str, Any] | None:
         name = self.tracker.name
-        status, body = self._get("/users/current.json", {"include": "memberships"},
-                                 what=name)
+        status, body = self._get("/users/current.json", what=name)
         reached = f"{name} answered HTTP {status}"
         if status == 403:
             self.checks.append(Check(
@@ -150,10 +151,12 @@ class RedmineDoctor:
     # --- projects -----------------------------------------------------------------------
 
     def _check_projects(self) -> list[_Project]:
-        visible = {p["identifier"]: p for p in self._pages("/projects.json", "projects")}
         projects = []
         for identifier in self.needs.projects:
-            info = visible.get(identifier)
+            # One request per configured project, not a listing of every visible one.
+            status, body = self._get(f"/projects/{quote(identifier)}.json", {
+                "include": "trackers,enabled_modules,issue_custom_fields"})
+            info = body.get("project") if status == 200 and isinstance(body, dict) else None
             if info is None:
                 self.checks.append(Check(
                     f"project {identifier!r}", False, "not found, or not visible to this user",
@@ -165,9 +168,7 @@ class RedmineDoctor:
                     f"project {identifier!r}", False, "closed: Redmine takes no edits there",
                     "reopen the project or remove it from tracker.projects"))
                 continue
-            _, detail = self._get(f"/projects/{info['id']}.json", {
-                "include": "trackers,enabled_modules,issue_custom_fields"})
-            detail = (detail or {}).get("project", info)
+            detail = info
             project = _Project(
                 identifier, info,
                 trackers=[t["name"] for t in detail.get("trackers", [])],
@@ -296,14 +297,12 @@ class RedmineDoctor:
 
     def _permissions_in(self, user: Mapping[str, Any], project_id: int) -> tuple[list[str],
                                                                                    set[str]]:
-        """The user's role names and permissions in a project."""
+        """The user's role names and permissions in a project, from its members."""
         names, permissions = [], set()
-        for membership in user.get("memberships", []):
-            if membership.get("project", {}).get("id") != project_id:
-                continue
-            for role in membership.get("roles", []):
-                names.append(role["name"])
-                permissions |= set(self._role(int(role["id"])).get("permissions", []))
+        members = self._pages(f"/projects/{project_id}/memberships.json", "memberships")
+        for role_id, name in roles_of(int(user["id"]), members):
+            names.append(name)
+            permissions |= set(self._role(role_id).get("permissions", []))
         return names, permissions
 
     def _needed(self) -> list[tuple[str, str]]:

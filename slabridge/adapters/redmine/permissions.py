@@ -3,9 +3,25 @@ what Redmine would silently drop."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from slabridge.adapters.redmine.catalog import RedmineCatalog
 from slabridge.adapters.redmine.transport import RedmineTransport
 from slabridge.errors import TrackerError
+
+
+def roles_of(user_id: int, memberships: Iterable[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """(id, name) of a user's roles in a project's memberships, those inherited from a
+    group included (Redmine lists them under the user too).
+
+    The project's members are read, not the user's memberships: a service account in
+    thousands of projects makes /users/current.json?include=memberships take seconds.
+    """
+    return [(int(role["id"]), str(role.get("name", role["id"])))
+            for membership in memberships
+            if membership.get("user", {}).get("id") == user_id
+            for role in membership.get("roles", [])]
 
 
 class RedminePermissions:
@@ -18,8 +34,8 @@ class RedminePermissions:
         self._role_permissions: dict[int, frozenset[str]] = {}
 
     def permissions_in(self, project: str) -> frozenset[str] | None:
-        """slabridge's permissions in a configured project, from its memberships and the
-        roles' permission lists (readable by any user); None where it may do everything
+        """slabridge's permissions in a configured project, from the project's members and
+        the roles' permission lists (readable by any user); None where it may do everything
         (an administrator) or where Redmine does not say (no membership, roles unreadable).
 
         Redmine drops what a role may not write and still answers 204, so slabridge asks
@@ -35,9 +51,14 @@ class RedminePermissions:
         if user.get("admin"):
             return None
         project_id = self._catalog.project_ids().get(project)
-        role_ids = {int(role["id"]) for membership in user.get("memberships", [])
-                    if membership.get("project", {}).get("id") == project_id
-                    for role in membership.get("roles", [])}
+        if project_id is None:
+            return None
+        try:
+            role_ids = {role_id for role_id, _ in roles_of(
+                int(user["id"]), self._transport.pages(
+                    f"/projects/{project_id}/memberships.json", "memberships", {}))}
+        except TrackerError:
+            return None  # the members list hidden by a plugin or a proxy: not known
         if not role_ids:
             return None
         permissions: set[str] = set()
