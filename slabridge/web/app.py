@@ -206,14 +206,19 @@ class WebApp:
                fixed_customer: str | None = None) -> dict[str, Any]:
         as_of, rows = self.board_rows(wiring)
         config = wiring.config
+        metrics = config.settings.sla.metrics
         page = board_page(rows, filters, as_of, wiring.tracker.issue_url,
-                          lambda tier: config.tier(tier).calendar)
+                          lambda tier: config.tier(tier).calendar, list(metrics))
         endpoint = "/board.json" + (f"?{filters.query()}" if filters.query() else "")
         return {
             "page": page, "endpoint": endpoint, "fixed_customer": fixed_customer,
             "customers": {key: c.name for key, c in config.customers.items()},
             "statuses": [(s.value, STATUS_LABELS[s][0]) for s in SlaStatus],
             "classes": list(config.settings.classes),
+            # The pages are in English, whatever language the notes are in.
+            "metric_columns": [
+                (m.label if isinstance(m.label, str) else m.label.get("en", "")
+                 or name).capitalize() for name, m in metrics.items()],
             "as_of_ms": epoch_ms(as_of), "served_ms": epoch_ms(self._clock()),
             "until_ms": epoch_ms(as_of + timedelta(hours=SCHEDULE_HOURS)),
             "schedules": json.dumps(page.schedules, separators=(",", ":")),

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from math import ceil
 from urllib.parse import urlencode
 
 from slabridge.app.board import BoardRow
 from slabridge.domain.calendar import BusinessCalendar
+from slabridge.domain.metrics import MetricEvaluation
 from slabridge.domain.model import SlaStatus
 
 PAGE_SIZE = 100
@@ -74,6 +75,17 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class MetricCell:
+    """One metric beyond the response (sla.metrics) of one row, as the page shows it."""
+
+    status: str
+    status_label: str
+    status_icon: str
+    due: str
+    due_iso: str
+
+
+@dataclass(frozen=True)
 class RowView:
     """One board row as the page shows it."""
 
@@ -91,6 +103,8 @@ class RowView:
     left_ms: int | None
     left: str
     ticking: bool
+    metrics: tuple[MetricCell | None, ...] = ()
+    """One per metric column, in the board's order; None: no target for this issue."""
 
 
 @dataclass(frozen=True)
@@ -150,29 +164,47 @@ def format_left(left: timedelta | None) -> str:
     return f"{sign}{hours}h {minutes:02d}m {seconds:02d}s"
 
 
-def row_view(row: BoardRow, url: Callable[[str], str]) -> RowView:
-    """The row for people: due time in the tier's zone, status word and symbol."""
+def row_view(row: BoardRow, url: Callable[[str], str],
+             metric_names: Sequence[str] = ()) -> RowView:
+    """The row for people: due times in the tier's zone, statuses as word and symbol."""
     label, icon = STATUS_LABELS[row.status]
+    zone = row.due.tzinfo if row.due else None
     return RowView(
         row.key, url(row.key), row.subject, row.customer, row.tier, row.incident_class,
-        row.status.value, label, icon,
-        row.due.strftime("%Y-%m-%d %H:%M %Z") if row.due else "\u2013",
+        row.status.value, label, icon, _due_text(row.due, zone),
         row.due.isoformat() if row.due else "",
         None if row.left is None else row.left // timedelta(milliseconds=1),
         format_left(row.left), row.clock_running,
+        tuple(_metric_cell(row.metrics.get(name), zone) for name in metric_names),
     )
+
+
+def _due_text(due: datetime | None, zone: tzinfo | None) -> str:
+    return due.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if due else "\u2013"
+
+
+def _metric_cell(metric: MetricEvaluation | None, zone: tzinfo | None) -> MetricCell | None:
+    if metric is None or metric.status is SlaStatus.NO_TARGET:
+        return None  # a dash, not a "no target" badge on every issue of other classes
+    label, icon = STATUS_LABELS[metric.status]
+    due = metric.written_due
+    return MetricCell(metric.status.value, label, icon, _due_text(due, zone),
+                      due.isoformat() if due else "")
 
 
 def board_page(rows: Sequence[BoardRow], filters: Filters, as_of: datetime,
                url: Callable[[str], str],
-               calendars: Callable[[str], BusinessCalendar]) -> BoardPage:
-    """The page of rows the filters select, with the service hours of their tiers."""
+               calendars: Callable[[str], BusinessCalendar],
+               metric_names: Sequence[str] = ()) -> BoardPage:
+    """The page of rows the filters select, with the service hours of their tiers and a
+    column per metric in `metric_names`."""
     matching = [row for row in rows if filters.keep(row)]
     pages = max(1, ceil(len(matching) / PAGE_SIZE))
     page = min(filters.page, pages)
     shown = matching[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     tiers = sorted({row.tier for row in shown if row.clock_running})
     return BoardPage(
-        tuple(row_view(row, url) for row in shown), len(matching), len(rows), page, pages,
+        tuple(row_view(row, url, metric_names) for row in shown), len(matching), len(rows),
+        page, pages,
         filters, {tier: service_intervals(calendars(tier), as_of) for tier in tiers}, as_of,
     )

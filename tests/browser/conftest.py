@@ -29,11 +29,14 @@ class Site:
     env: dict[str, str]
 
 
-def make_site(folder: Path, count: int, now: datetime, users: bool = True) -> Site:
-    """The example configuration with `count` open issues stored as of `now`."""
+def make_site(folder: Path, count: int, now: datetime, users: bool = True,
+              extra: str = "") -> Site:
+    """The example configuration (and `extra` config text) with `count` open issues
+    stored as of `now`."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "slabridge.yaml"
-    text = CONFIG.format(example=json.dumps(str(EXAMPLE))) + (WEB_USERS if users else "")
+    text = (CONFIG.format(example=json.dumps(str(EXAMPLE))) + (WEB_USERS if users else "")
+            + extra)
     path.write_text(text, encoding="utf-8")
     env = {**os.environ, "REDMINE_API_KEY": "unused: the pages never call the tracker",
            "SLABRIDGE_WEB_VIEWER": VIEWER[1]}

@@ -7,7 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from slabridge.cli.main import run
 from slabridge.config.loader import load_config
 from slabridge.daemon.health import HealthServer, Monitor, Reply
 from slabridge.daemon.scheduler import Daemon
+from slabridge.domain.metrics import MetricEvaluation
 from slabridge.domain.model import SlaStatus
 from slabridge.errors import ConfigError
 from slabridge.ports import HoursStore
@@ -27,7 +28,13 @@ from slabridge.render.statement_html import render_statement_html
 from slabridge.web.app import WebApp, Wiring
 from slabridge.web.auth import authorized, is_loopback
 from slabridge.web.server import wire
-from slabridge.web.views import PAGE_SIZE, Filters, board_page, service_intervals
+from slabridge.web.views import (
+    PAGE_SIZE,
+    Filters,
+    MetricCell,
+    board_page,
+    service_intervals,
+)
 from tests.browser.conftest import VIEWER, Site, make_site
 from tests.unit.test_scheduler import FakeSyncer, Running, wait_until
 
@@ -221,6 +228,52 @@ def row(key: str, customer: str, status: SlaStatus, incident_class: str = "minor
         running: bool = True) -> BoardRow:
     return BoardRow(key, f"issue {key}", customer, tier, incident_class,
                     NOW + timedelta(hours=2), left, status, running)
+
+
+RESOLUTION = """\
+sla:
+  metrics:
+    resolution:
+      label: {en: resolution, de: Lösung}
+      stop_statuses: [Resolved, Closed]
+tiers:
+  advanced:
+    classes:
+      critical: {resolution: 2d}
+"""
+
+
+def test_a_column_per_metric_with_its_status_and_due(tmp_path: Path) -> None:
+    """With sla.metrics, the board has a column per metric: its status as word and symbol
+    and its due time in the tier's zone; issues without that clock show a dash."""
+    metric_site = make_site(tmp_path, 30, NOW, extra=RESOLUTION)
+    app, _ = app_for(metric_site)
+    html = get(app, "/").body.decode()
+    assert '<th scope="col">Due</th><th scope="col" class="metric">Resolution</th>' in html
+    rows = html.split("<tr class=")[2:]
+    cells = [part.split('<td class="metric" data-label="Resolution">', 1)[1].split("</td>")[0]
+             for part in rows]
+    with_clock = [c for c in cells if 'class="badge metric-' in c]
+    assert with_clock and len(with_clock) < len(cells)
+    assert all(c == "&ndash;" for c in cells if c not in with_clock)
+    assert all(("running" in c or "at risk" in c or "breached" in c) and "CET</time>" in c
+               for c in with_clock)
+
+
+def test_a_metric_cell_is_the_metrics_clock() -> None:
+    due = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    resolution = MetricEvaluation("resolution", timedelta(days=2), due, SlaStatus.AT_RISK,
+                                  NOW - timedelta(days=1), None, timedelta(hours=12),
+                                  timedelta(hours=4), ())
+    rows = [BoardRow("1", "issue 1", "acme", "advanced", "critical", NOW + timedelta(hours=2),
+                     timedelta(hours=1), SlaStatus.RUNNING, True, {"resolution": resolution}),
+            row("2", "acme", SlaStatus.RUNNING)]
+    page = board_page(rows, Filters(), NOW, str,
+                      lambda tier: load_config(None).tier(tier).calendar, ["resolution"])
+    assert page.rows[0].metrics == (MetricCell("at_risk", "at risk", "\u26a0",
+                                               "2026-11-27 10:00 CET",
+                                               "2026-11-27T09:00:00+00:00"),)
+    assert page.rows[1].metrics == (None,)
 
 
 def test_filters_narrow_and_keep_the_order() -> None:
