@@ -166,6 +166,19 @@ escalation:
     - {ladder: standard}
 """
 
+RESOLUTION_METRIC = """
+sla:
+  metrics:
+    resolution:
+      label: {en: resolution, de: Lösung}
+      stop_statuses: [Resolved, Closed]
+tiers:
+  advanced:
+    classes:
+      critical: {resolution: 2d}
+"""
+"""A resolution metric (config text): on Advanced, critical issues only."""
+
 
 def example_config(tmp_path: Path, extra: str = "") -> Config:
     """For the use cases' tests (sync, reload): the example configuration with escalation

@@ -15,25 +15,15 @@ from slabridge.domain.model import IssueRecord, Journal, SlaStatus, StatusChange
 from slabridge.domain.plan import decide
 from slabridge.errors import ConfigError
 from tests.conftest import vienna
+from tests.fakes import RESOLUTION_METRIC
 from tests.unit.test_escalation import ticket
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
-RESOLUTION = """
-sla:
-  metrics:
-    resolution:
-      label: {en: resolution, de: Lösung}
-      stop_statuses: [Resolved, Closed]
-tiers:
-  advanced:
-    classes:
-      critical: {resolution: 2d}
-"""
 
 
 def config(tmp_path: Path, extra: str = "") -> Config:
     path = tmp_path / "c.yaml"
-    path.write_text(f"include: [{EXAMPLE}]\n{RESOLUTION}{extra}", encoding="utf-8")
+    path.write_text(f"include: [{EXAMPLE}]\n{RESOLUTION_METRIC}{extra}", encoding="utf-8")
     return load_config(path)
 
 

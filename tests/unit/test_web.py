@@ -36,6 +36,7 @@ from slabridge.web.views import (
     service_intervals,
 )
 from tests.browser.conftest import VIEWER, Site, make_site
+from tests.fakes import RESOLUTION_METRIC
 from tests.unit.test_scheduler import FakeSyncer, Running, wait_until
 
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -230,23 +231,12 @@ def row(key: str, customer: str, status: SlaStatus, incident_class: str = "minor
                     NOW + timedelta(hours=2), left, status, running)
 
 
-RESOLUTION = """\
-sla:
-  metrics:
-    resolution:
-      label: {en: resolution, de: Lösung}
-      stop_statuses: [Resolved, Closed]
-tiers:
-  advanced:
-    classes:
-      critical: {resolution: 2d}
-"""
 
 
 def test_a_column_per_metric_with_its_status_and_due(tmp_path: Path) -> None:
     """With sla.metrics, the board has a column per metric: its status as word and symbol
     and its due time in the tier's zone; issues without that clock show a dash."""
-    metric_site = make_site(tmp_path, 30, NOW, extra=RESOLUTION)
+    metric_site = make_site(tmp_path, 30, NOW, extra=RESOLUTION_METRIC)
     app, _ = app_for(metric_site)
     html = get(app, "/").body.decode()
     assert '<th scope="col">Due</th><th scope="col" class="metric">Resolution</th>' in html
