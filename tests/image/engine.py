@@ -179,18 +179,29 @@ class Engine:
 
 
 def _innermost(pid: int) -> int:
-    """The last descendant of `pid` (buildah run > its runtime > the command)."""
+    """The container's command among the descendants of `pid` (buildah run > its runtime >
+    the command): the Python process. Parents are read from /proc/*/stat, as pgrep does:
+    a Go program's children are not all listed under its main thread."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        try:
-            found = children.read_text().split()
-        except OSError:
-            found = []
-        if found:
-            pid = int(found[0])
-            continue
-        if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"python"):
-            return pid
+        parents: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, todo = [], [pid]
+        while todo:
+            for child in parents.get(todo.pop(), []):
+                found.append(child)
+                todo.append(child)
+        for candidate in found:
+            try:
+                program = Path(f"/proc/{candidate}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            if program.endswith(b"python"):
+                return candidate
         time.sleep(0.1)
     raise AssertionError("the container's process did not start")
