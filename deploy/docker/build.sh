@@ -98,7 +98,11 @@ args=(-f deploy/docker/Dockerfile --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE"
       "${secret[@]}" -t "$image" -t slabridge:latest)
 say "building $image on $PYTHON_IMAGE with $engine"
 case "$engine" in
-    docker) DOCKER_BUILDKIT=1 docker build "${args[@]}" . >&2 ;;
+    docker) DOCKER_BUILDKIT=1 docker build "${args[@]}" . >&2 || {
+                say "docker build failed; a Docker client of 23 or later needs its buildx" \
+                    "plugin for BuildKit (docker-buildx-plugin), or build with ENGINE=buildah"
+                exit 1
+            } ;;
     # --format docker: OCI images have no HEALTHCHECK, and buildah would drop it.
     buildah) buildah bud --layers --format docker "${args[@]}" . >&2 ;;
     *) say "unknown ENGINE $engine (docker or buildah)"; exit 2 ;;
