@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
@@ -22,9 +22,14 @@ from slabridge.domain.classify import Match, Rule
 from slabridge.domain.contracts import BillingTerms, ClassTerms, Contract, Tier
 from slabridge.domain.durations import ServiceDuration
 from slabridge.domain.escalation import Escalations
-from slabridge.domain.model import Handling
+from slabridge.domain.hours import (
+    Booking,
+    MonthTerms,
+)
+from slabridge.domain.model import Handling, Ticket, TicketFacts
 from slabridge.domain.plan import Rules
 from slabridge.domain.sla import SlaPolicy
+from tests.conftest import vienna
 
 ZONE = "Europe/Vienna"
 
@@ -143,3 +148,29 @@ def rules(*, language: str = "en", ignored_authors: frozenset[str] = frozenset()
                  contract_for=contract_for, contract_zone=OFFICE.zone,
                  escalations=escalations, standard_critical=standard_critical,
                  emergency_classes=frozenset({"critical"}), on_call_channel=on_call_channel)
+
+
+def ticket(project: str = "acme-shop", priority: str = "Urgent", tracker: str = "Bug",
+           received: datetime | None = None, **changes: object) -> Ticket:
+    """Issue #7, an urgent Acme bug created Monday 23 November 2026 09:00 Vienna time;
+    `changes` replace any other of its values."""
+    created = vienna(2026, 11, 23, 9)
+    base = Ticket(key="7", facts=TicketFacts(project=project, tracker=tracker,
+                                             priority=priority),
+                  subject="Checkout broken", created=created, updated=created, status="New",
+                  closed=False, reporter="5", received_field=received)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+HOURLY = MonthTerms(tier="standard", model="hourly", included=Decimal(0), credit_cap_months=0,
+                    surcharge=Decimal("0.20"), hourly_rate=Decimal(120),
+                    surcharged_classes=frozenset({"critical"}))
+"""A month on Standard's terms: every hour billed at 120, critical ones 20 % more."""
+
+
+def book(month: str, hours: str, n: int = 0, incident_class: str | None = None,
+         sprint: bool = False) -> Booking:
+    """Acme's booking number `n` of `hours` on the first day of `month` (YYYY-MM)."""
+    year, number = (int(p) for p in month.split("-"))
+    return Booking(f"{month}-{n}", "acme", date(year, number, 1), Decimal(hours),
+                   incident_class, sprint)

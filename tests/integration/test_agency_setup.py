@@ -7,8 +7,6 @@ account next to customers and staff (see tests/integration/redmine_helpers.py).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -20,20 +18,9 @@ from slabridge.config.loader import load_config
 from tests.conftest import vienna
 from tests.integration.conftest import Workspace
 from tests.integration.redmine_helpers import SERVICE, RedmineAdmin
+from tests.integration.running import cli, ok, with_fields
 
 pytestmark = pytest.mark.redmine
-
-
-def cli(workspace: Workspace, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path), *args],
-        capture_output=True, text=True, env=workspace.env, timeout=600, check=False,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def test_own_note_is_not_the_reply_on_the_board_or_in_statements(
@@ -63,14 +50,6 @@ def test_own_note_is_not_the_reply_on_the_board_or_in_statements(
     ok(cli(workspace, "sync", "--once"))
     rows = json.loads(ok(cli(workspace, "status", "--json")))
     assert [r["status"] for r in rows if r["issue"] == str(issue)] == ["met"]
-
-
-def with_fields(workspace: Workspace, fields: str) -> None:
-    """Add a `tracker.fields` block to the workspace's config."""
-    text = workspace.config_path.read_text(encoding="utf-8")
-    tracker_part, rest = text.split("state:\n")
-    workspace.config_path.write_text(
-        f"{tracker_part.rstrip()}\n  fields:\n{fields}state:\n{rest}", encoding="utf-8")
 
 
 def test_missing_fields_said_once_up_front_with_a_non_admin_key(

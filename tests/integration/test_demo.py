@@ -12,17 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.integration.conftest import RedmineServer
+from tests.integration.running import demo
 
 pytestmark = pytest.mark.redmine
-
-
-def demo(folder: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("REDMINE_", "SLABRIDGE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "slabridge.demo"], capture_output=True, text=True,
-        env={**env, "SLABRIDGE_DEMO_DIR": str(folder)}, timeout=900, check=False,
-    )
 
 
 def test_demo_runs_twice_and_leaves_a_private_env_file(

@@ -34,7 +34,7 @@ from slabridge.errors import TrackerUnavailableError
 from tests.integration.conftest import RedmineServer, Workspace
 from tests.integration.fault_proxy import Fault, FaultProxy
 from tests.integration.redmine_helpers import RedmineAdmin
-from tests.integration.test_daemon import daemon
+from tests.integration.running import daemon
 
 pytestmark = pytest.mark.redmine
 

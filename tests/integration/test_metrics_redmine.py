@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.conftest import Workspace
 from tests.integration.redmine_helpers import RedmineAdmin
-from tests.integration.test_agency_setup import cli, ok, with_fields
+from tests.integration.running import cli, ok, with_fields
 
 pytestmark = pytest.mark.redmine
 

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser_support import chromium, slabridge_web
 from tests.integration.conftest import RedmineServer
-from tests.integration.test_demo import demo
+from tests.integration.running import demo
 
 pytestmark = [pytest.mark.redmine, pytest.mark.browser]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,23 @@ def stub_search_pages(mock: responses.RequestsMock, base: str = CLOUD,
         return 200, {"Content-Type": "application/json"}, json.dumps(load(name))
 
     mock.add_callback(responses.GET, url, callback=page)
+
+
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+def calls(mock: responses.RequestsMock, method: str, pattern: str) -> list[Any]:
+    return [c for c in mock.calls
+            if c.request.method == method and re.search(pattern, c.request.url or "")]
+
+
+def body(call: Any) -> Any:
+    raw = call.request.body
+    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def stub_property_writes(mock: responses.RequestsMock) -> None:
+    mock.put(re.compile(rf"{CLOUD}/rest/api/3/issue/[A-Z]+-\d+/properties/slabridge\.sla"),
+             status=200, json={})
+    mock.post(re.compile(rf"{CLOUD}/rest/api/3/issue/[A-Z]+-\d+/comment"), status=201,
+              json={"id": "1"})

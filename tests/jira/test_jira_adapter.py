@@ -26,39 +26,25 @@ from tests.jira.conftest import (
     DC,
     DC_AUTH,
     FIELDS,
+    NOW,
+    body,
+    calls,
     load,
+    stub_property_writes,
     stub_reference,
     stub_search_pages,
     write_config,
 )
 
 pytestmark = pytest.mark.usefixtures("jira_env")
-NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
 def syncer_for(path: Path) -> Syncer:
     return build_syncer(load_config(path))
 
 
-def calls(mock: responses.RequestsMock, method: str, pattern: str) -> list[Any]:
-    return [c for c in mock.calls
-            if c.request.method == method and re.search(pattern, c.request.url or "")]
-
-
-def body(call: Any) -> Any:
-    raw = call.request.body
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-
-
 def query(call: Any) -> dict[str, list[str]]:
     return parse_qs(urlparse(call.request.url).query)
-
-
-def stub_property_writes(mock: responses.RequestsMock) -> None:
-    mock.put(re.compile(rf"{CLOUD}/rest/api/3/issue/[A-Z]+-\d+/properties/slabridge\.sla"),
-             status=200, json={})
-    mock.post(re.compile(rf"{CLOUD}/rest/api/3/issue/[A-Z]+-\d+/comment"), status=201,
-              json={"id": "1"})
 
 
 def test_first_cycle_cloud_pages_classifies_and_writes(

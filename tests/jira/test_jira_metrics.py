@@ -10,8 +10,15 @@ import responses
 
 from slabridge.bootstrap import build_syncer
 from slabridge.config.loader import load_config
-from tests.jira.conftest import stub_reference, stub_search_pages, write_config
-from tests.jira.test_jira_adapter import NOW, body, calls, stub_property_writes
+from tests.jira.conftest import (
+    NOW,
+    body,
+    calls,
+    stub_property_writes,
+    stub_reference,
+    stub_search_pages,
+    write_config,
+)
 
 pytestmark = pytest.mark.usefixtures("jira_env")
 

@@ -10,7 +10,7 @@ from slabridge.adapters.state.sqlite import SqliteStateStore
 from slabridge.cli.main import run
 from slabridge.domain.model import IssueRecord, Journal, StatusChange
 from tests.conftest import vienna
-from tests.unit.test_escalation import ticket
+from tests.domain_values import ticket
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
 URL = "http://127.0.0.1:1"

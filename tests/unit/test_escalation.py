@@ -9,10 +9,10 @@ from pathlib import Path
 from slabridge.config.loader import load_config
 from slabridge.domain.annotations import note_keys_in
 from slabridge.domain.escalation import Escalations, LadderRule, Step
-from slabridge.domain.model import SlaStatus, Sprint, Ticket, TicketFacts
+from slabridge.domain.model import SlaStatus, Sprint, Ticket
 from slabridge.domain.plan import Context, Rules, decide, needs_of
 from tests.conftest import vienna
-from tests.domain_values import rules
+from tests.domain_values import rules, ticket
 
 LADDERS = Escalations(
     ladders={"standard": (
@@ -29,16 +29,6 @@ def with_ladders(standard_critical: str = "mark") -> Rules:
     """The domain values with LADDERS, the pager as the on-call channel."""
     return rules(escalations=LADDERS, on_call_channel="pager",
                  standard_critical=standard_critical)
-
-
-def ticket(project: str = "acme-shop", priority: str = "Urgent", tracker: str = "Bug",
-           received: datetime | None = None, **changes: object) -> Ticket:
-    created = vienna(2026, 11, 23, 9)
-    base = Ticket(key="7", facts=TicketFacts(project=project, tracker=tracker,
-                                             priority=priority),
-                  subject="Checkout broken", created=created, updated=created, status="New",
-                  closed=False, reporter="5", received_field=received)
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def done_after(rules: Rules, t: Ticket, now: datetime) -> frozenset[str]:

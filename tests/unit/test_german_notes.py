@@ -8,8 +8,8 @@ from pathlib import Path
 from slabridge.domain.model import Journal, StatusChange
 from slabridge.domain.plan import Context, decide
 from tests.conftest import vienna
+from tests.domain_values import ticket
 from tests.fakes import example_config
-from tests.unit.test_escalation import ticket
 
 
 def test_classified_met_and_emergency_lines_are_german(tmp_path: Path) -> None:

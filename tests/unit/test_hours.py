@@ -20,20 +20,11 @@ from slabridge.domain.hours import (
     shift_month,
 )
 from slabridge.errors import ConfigError
+from tests.domain_values import HOURLY, book
 
 FLAT = MonthTerms(tier="advanced", model="monthly_flat", included=Decimal(10),
                   credit_cap_months=3, surcharge=Decimal(0), extra_hourly_rate=Decimal(95),
                   monthly_fee=Decimal(950))
-HOURLY = MonthTerms(tier="standard", model="hourly", included=Decimal(0), credit_cap_months=0,
-                    surcharge=Decimal("0.20"), hourly_rate=Decimal(120),
-                   surcharged_classes=frozenset({"critical"}))
-
-
-def book(month: str, hours: str, n: int = 0, incident_class: str | None = None,
-         sprint: bool = False) -> Booking:
-    year, number = (int(p) for p in month.split("-"))
-    return Booking(f"{month}-{n}", "acme", date(year, number, 1), Decimal(hours),
-                   incident_class, sprint)
 
 
 def test_unused_hours_carry_over() -> None:

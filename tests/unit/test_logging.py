@@ -363,8 +363,8 @@ def test_each_write_is_logged_at_info_and_the_level_is_read_at_every_cycle(
 ) -> None:
     """`issue_updated` per write at INFO (the daemon's default); none at WARNING (`sync`'s),
     where the line is not even built; a level changed between cycles applies."""
-    from tests.unit.test_odd_tracker_data import NOW as ODD_NOW
-    from tests.unit.test_odd_tracker_data import ticket as odd_ticket
+    from tests.listed_tickets import NOW as ODD_NOW
+    from tests.listed_tickets import ticket as odd_ticket
 
     example = load_config(Path(__file__).parents[2] / "config" / "slabridge.example.yaml")
     tracker = FakeTracker([odd_ticket("1"), odd_ticket("2")])

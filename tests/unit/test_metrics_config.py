@@ -15,8 +15,8 @@ from slabridge.domain.model import IssueRecord, Journal, SlaStatus, StatusChange
 from slabridge.domain.plan import decide
 from slabridge.errors import ConfigError
 from tests.conftest import vienna
+from tests.domain_values import ticket
 from tests.fakes import RESOLUTION_METRIC
-from tests.unit.test_escalation import ticket
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
 

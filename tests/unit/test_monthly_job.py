@@ -15,8 +15,8 @@ from slabridge.app.hours import HoursService
 from slabridge.config.loader import Config, load_config
 from slabridge.daemon import scheduler
 from slabridge.daemon.scheduler import Daemon
+from tests.daemon_support import FakeSyncer
 from tests.fakes import FakeTracker
-from tests.unit.test_scheduler import FakeSyncer
 
 
 @pytest.mark.parametrize("fails", [False, True])

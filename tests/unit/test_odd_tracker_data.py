@@ -11,21 +11,11 @@ import pytest
 
 from slabridge.app.sync import Syncer
 from slabridge.config.loader import load_config
-from slabridge.domain.model import Ticket, TicketFacts, checked_receipt
+from slabridge.domain.model import Ticket, checked_receipt
 from slabridge.errors import TrackerUnavailableError
 from tests.conftest import vienna
 from tests.fakes import FakeTracker, memory_store
-
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-
-def ticket(key: str, **facts: object) -> Ticket:
-    created = NOW - timedelta(hours=1)
-    base = {"project": "acme-shop", "tracker": "Bug", "priority": "Urgent"}
-    base.update(facts)  # type: ignore[arg-type]
-    return Ticket(key=key, facts=TicketFacts(**base),  # type: ignore[arg-type]
-                  subject="Zahlungsabbruch 💳 «Kasse» \u202e", created=created,
-                  updated=created, status="New", closed=False, reporter="5")
+from tests.listed_tickets import NOW, ticket
 
 
 def test_odd_data_is_reported_per_issue(tmp_path: Path) -> None:

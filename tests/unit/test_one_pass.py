@@ -17,9 +17,9 @@ from slabridge.domain.emergency import emergency_count
 from slabridge.domain.model import IssueRecord, Sprint
 from slabridge.domain.plan import decide, needs_of
 from tests.conftest import vienna
+from tests.domain_values import ticket
 from tests.fakes import FakeTracker, memory_store
 from tests.fakes import example_config as config
-from tests.unit.test_escalation import ticket
 
 SATURDAY = vienna(2026, 11, 21, 10)
 

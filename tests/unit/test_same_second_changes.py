@@ -15,7 +15,7 @@ from slabridge.config.loader import load_config
 from slabridge.domain.model import Journal, Note, StatusChange, Ticket
 from slabridge.domain.plan import TicketUpdate
 from tests.fakes import FakeTracker, memory_store
-from tests.unit.test_odd_tracker_data import NOW, ticket
+from tests.listed_tickets import NOW, ticket
 
 CONFIG = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
 CREATED = NOW - timedelta(hours=1)  # 09:00:00 UTC: issue 1, critical on Advanced

@@ -10,8 +10,8 @@ from pathlib import Path
 from slabridge.app.hours import HoursService
 from slabridge.config.loader import load_config
 from slabridge.domain.hours import build_ledger
+from tests.domain_values import HOURLY, book
 from tests.fakes import FakeTracker, memory_store
-from tests.unit.test_hours import HOURLY, book
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "slabridge.example.yaml"
 

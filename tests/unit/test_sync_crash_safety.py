@@ -32,8 +32,8 @@ from slabridge.errors import (
 from tests.conftest import vienna
 from tests.fakes import FakeTracker, memory_store
 from tests.fakes import example_config as config
-from tests.unit.test_odd_tracker_data import NOW
-from tests.unit.test_odd_tracker_data import ticket as odd_ticket
+from tests.listed_tickets import NOW
+from tests.listed_tickets import ticket as odd_ticket
 
 
 class Killed(BaseException):

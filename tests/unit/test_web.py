@@ -36,8 +36,8 @@ from slabridge.web.views import (
     service_intervals,
 )
 from tests.browser.conftest import VIEWER, Site, make_site
+from tests.daemon_support import FakeSyncer, Running, wait_until
 from tests.fakes import RESOLUTION_METRIC
-from tests.unit.test_scheduler import FakeSyncer, Running, wait_until
 
 VIENNA = ZoneInfo("Europe/Vienna")
 NOW = datetime(2026, 11, 25, 10, tzinfo=VIENNA)  # a Wednesday, in service hours
