@@ -15,7 +15,18 @@ Anything else reaching the top is a bug: it gets a traceback in the log and exit
 
 from __future__ import annotations
 
+import os
+import pwd
 from dataclasses import dataclass
+
+
+def running_user() -> str:
+    """The account this process runs as, for messages about file permissions."""
+    uid = os.getuid()
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
 
 
 class SlabridgeError(Exception):

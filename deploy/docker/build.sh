@@ -104,13 +104,15 @@ case "$engine" in
                 exit 1
             } ;;
     # --format docker: OCI images have no HEALTHCHECK, and buildah would drop it.
-    buildah) buildah bud --layers --format docker "${args[@]}" . >&2 ;;
+    # No --layers: buildah 1.28's layer cache ignores what `RUN --mount=from=build` mounts
+    # (a changed source kept the old code) and, with the build stage cached, mounts nothing.
+    buildah) buildah bud --format docker "${args[@]}" . >&2 ;;
     *) say "unknown ENGINE $engine (docker or buildah)"; exit 2 ;;
 esac
 
 case "$engine" in
     docker) size="$(( $(docker image inspect -f '{{.Size}}' "$image") / 1000000 )) MB" ;;
-    buildah) size=$(buildah images --format '{{.Size}}' "$image" | head -1) ;;
+    buildah) size=$(buildah images --format '{{.Size}}' "$image" | sed -n 1p) ;;
 esac
 say "built $image: $size (goal: under 200 MB)"
 echo "IMAGE=$image"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -70,7 +71,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
     summary = config.summary()
     if args.json:
-        print(json.dumps({"ok": True, **summary}, indent=2))
+        unset = [name for name in summary["environment"] if not os.environ.get(name)]
+        print(json.dumps({"ok": True, **summary, "environment_unset": unset}, indent=2))
         return EXIT_OK
     print("configuration OK")
     print(f"  files:      {', '.join(summary['files'])}")
@@ -80,6 +82,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"  closures:   {', '.join(summary['closures']) or 'none'}")
     print(f"  customers:  {summary['customers']}")
     print(f"  rules:      {summary['customer_rules']} customer, {summary['class_rules']} class")
+    unset = [name for name in summary["environment"] if not os.environ.get(name)]
+    named = ", ".join(summary["environment"]) or "none named"
+    print(f"  environment: {named}" + (f" (not set here: {', '.join(unset)}; sync, run and "
+                                      "doctor need them)" if unset else ""))
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from slabridge.config.source import PathKey, Source
 from slabridge.errors import ConfigError
@@ -27,3 +28,22 @@ def expand_env(value: str, path: PathKey, source: Source, environ: dict[str, str
             f"environment variables {', '.join(missing)} are not set (or empty)", path)])
     return ENV_REF.sub(lambda m: environ[m.group(1)], value)
 
+
+
+def variables_named(tree: Any) -> list[str]:
+    """Every ${VAR} a loaded configuration names anywhere (strings in nested models,
+    mappings and lists), each once, in order."""
+    found: dict[str, None] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            found.update(dict.fromkeys(env_variables(node)))
+        elif isinstance(node, dict):
+            for item in node.values():
+                walk(item)
+        elif isinstance(node, (list, tuple)):
+            for item in node:
+                walk(item)
+
+    walk(tree.model_dump() if hasattr(tree, "model_dump") else tree)
+    return list(found)

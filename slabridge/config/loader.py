@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from slabridge.config.closures import DatedClosure, DaysOffProvider, read_ical_closures
+from slabridge.config.environment import variables_named
 from slabridge.config.models import FieldNameSettings, MatchSettings, Settings, TierSettings
 from slabridge.config.source import Source, read_config
 from slabridge.config.validation import validate
@@ -441,4 +442,5 @@ class Config:
             "customer_rules": len(self.customer_rules),
             "class_rules": len(self.class_rules),
             "closures": [c.name for c in self.settings.closures],
+            "environment": variables_named(self.settings),
         }

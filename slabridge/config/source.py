@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from slabridge.errors import ConfigError, ConfigProblem
+from slabridge.errors import ConfigError, ConfigProblem, running_user
 
 BUILTIN_DIR = Path(__file__).parent / "defaults"
 BUILTIN_PREFIX = "builtin:"
@@ -90,6 +90,12 @@ def _compose(path: Path) -> yaml.Node | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem("file not found", file=str(path))]) from None
+    except PermissionError:
+        raise ConfigError([ConfigProblem(
+            f"permission denied: slabridge runs as {running_user()}, which must be able to "
+            "read the file and open every folder above it (e.g. chmod 644 on the file, "
+            "755 on its folder); the file holds no secrets, only ${VAR} references",
+            file=str(path))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(f"cannot read: {exc}", file=str(path))]) from None
     try:

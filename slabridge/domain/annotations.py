@@ -7,7 +7,9 @@ from collections.abc import Mapping
 
 from slabridge.domain.values import value
 
-MARKER_PATTERN = re.compile(r"\[slabridge ((?:[A-Za-z0-9_.:@/-]+ ?)+)\]")
+# Tokens separated by single spaces, with no nested quantifier: a note quoting an unclosed
+# "[slabridge ..." must not make the regex backtrack exponentially and stall a cycle.
+MARKER_PATTERN = re.compile(r"\[slabridge ([A-Za-z0-9_.:@/-]+(?: [A-Za-z0-9_.:@/-]+)*) ?\]")
 
 
 STATUS_KEYS = frozenset({"running", "at_risk", "breached", "met", "paused", "no_target"})
@@ -65,6 +67,14 @@ def note_keys_in(text: str) -> frozenset[str]:
         else:
             found_keys.update(tokens)
     return frozenset(found_keys)
+
+
+def written_by_slabridge(text: str) -> bool:
+    """Whether a note is one slabridge wrote: its last line is a marker, as slabridge ends
+    every note. A reply quoting one (`> [slabridge ...]`, or the reply below the quote)
+    is a person's note."""
+    lines = (text or "").rstrip().splitlines()
+    return bool(lines) and MARKER_PATTERN.fullmatch(lines[-1].strip()) is not None
 
 
 class _Missing(dict[str, str]):

@@ -65,6 +65,28 @@ def test_a_bad_mounted_config_is_a_located_error(engine: Engine, tmp_path: Path)
     assert "/etc/slabridge/slabridge.yaml:3" in checked.stderr
 
 
+def test_an_unreadable_config_and_an_unwritable_state_say_what_to_change(
+    engine: Engine, workspace: Workspace, redmine: RedmineServer
+) -> None:
+    """The two mistakes of a first container run: a config folder only root may read, and
+    the default state path inside the read-only mounted config folder."""
+    folder = mounted(workspace.config_path)
+    folder.chmod(0o700)
+    unreadable = engine.run("slabridge", "check", config=folder)
+    assert unreadable.returncode == 2
+    assert "permission denied" in unreadable.stderr
+    assert "uid 10001" in unreadable.stderr and "chmod" in unreadable.stderr
+    folder.chmod(0o755)
+    config = folder / "slabridge.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "path: /var/lib/slabridge/state.sqlite3", "path: .slabridge/state.sqlite3"))
+    unwritable = engine.run("slabridge", "sync", "--once", env=secrets(workspace, redmine),
+                            config=folder)
+    assert unwritable.returncode == 1
+    assert "cannot open the state file /etc/slabridge/.slabridge/state.sqlite3" in unwritable.stderr
+    assert "use /var/lib/slabridge/state.sqlite3" in unwritable.stderr
+
+
 def test_dry_run_sync_against_the_local_redmine(
     engine: Engine, workspace: Workspace, admin: RedmineAdmin, redmine: RedmineServer
 ) -> None:
@@ -126,6 +148,20 @@ def test_runs_as_the_non_root_user_with_a_healthcheck(engine: Engine) -> None:
     assert engine.user() == "10001:10001"
     assert engine.run("id", "-u").stdout.strip() == "10001"
     assert "/healthz" in engine.healthcheck()
+
+
+def test_holds_the_code_of_this_work_tree(engine: Engine) -> None:
+    """A rebuild after a change ships the change: every module of slabridge/ is in the
+    image as it is here (a stale layer cache once kept the old code)."""
+    here = {path.relative_to(ROOT / "slabridge").as_posix(): path.read_bytes()
+            for path in (ROOT / "slabridge").rglob("*.py")}
+    with engine.files() as root:
+        packages = list(root.glob("opt/slabridge/lib/python3*/site-packages/slabridge"))
+        assert len(packages) == 1, packages
+        shipped = {path.relative_to(packages[0]).as_posix(): path.read_bytes()
+                   for path in packages[0].rglob("*.py")}
+    assert sorted(shipped) == sorted(here)
+    assert [name for name in here if shipped[name] != here[name]] == []
 
 
 def test_holds_no_compiler_work_tree_files_or_keys(

@@ -7,6 +7,8 @@ account next to customers and staff (see tests/integration/redmine_helpers.py).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +18,7 @@ from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.bootstrap import build_syncer, build_tracker
 from slabridge.config.loader import load_config
 from tests.conftest import vienna
-from tests.integration.conftest import Workspace
+from tests.integration.conftest import RedmineServer, Workspace
 from tests.integration.redmine_helpers import SERVICE, RedmineAdmin
 from tests.integration.running import cli, ok, with_fields
 
@@ -50,6 +52,33 @@ def test_own_note_is_not_the_reply_on_the_board_or_in_statements(
     ok(cli(workspace, "sync", "--once"))
     rows = json.loads(ok(cli(workspace, "status", "--json")))
     assert [r["status"] for r in rows if r["issue"] == str(issue)] == ["met"]
+
+
+def test_notes_slabridge_wrote_with_the_admin_key_are_no_reply_after_the_switch(
+    workspace: Workspace, admin: RedmineAdmin, redmine: RedmineServer
+) -> None:
+    """An admin tries slabridge with their own key first, then gives it its own account:
+    the notes written as the admin are slabridge's, not the admin answering the customer."""
+    issue = admin.make_issue(workspace.projects["acme"], "Checkout broken", priority="Urgent")
+    as_admin = subprocess.run(
+        [sys.executable, "-m", "slabridge", "--config", str(workspace.config_path),
+         "sync", "--once"],
+        capture_output=True, text=True, timeout=600, check=False,
+        env={**workspace.env, "REDMINE_API_KEY": redmine.api_key})
+    ok(as_admin)
+    (note,) = admin.raw(issue)["journals"]
+    assert note["user"]["id"] not in admin.user_ids.values(), "written as the admin"
+
+    ok(cli(workspace, "sync", "--once"))
+    explained = json.loads(ok(cli(workspace, "explain", str(issue), "--json")))
+    assert explained["acceptance"] is None
+    assert explained["sla_status"] != "met"
+    assert len(admin.notes(issue)) == 1, "the service account did not classify it again"
+
+    admin.answer(issue, "We are on it.\n\n> [slabridge acme:critical classified]")
+    ok(cli(workspace, "sync", "--once"))
+    explained = json.loads(ok(cli(workspace, "explain", str(issue), "--json")))
+    assert explained["sla_status"] == "met", "a reply quoting slabridge's note is a reply"
 
 
 def test_missing_fields_said_once_up_front_with_a_non_admin_key(

@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from slabridge.adapters.jira.adf import adf_text, to_adf
+from slabridge.adapters.jira.adf import adf_closing_paragraph, adf_text, to_adf
 from slabridge.adapters.jira.tracker import JiraTracker
 from slabridge.app.sync import Syncer
 from slabridge.bootstrap import build_syncer, build_tracker
 from slabridge.config.loader import load_config
-from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.annotations import note_keys_in, written_by_slabridge
 from slabridge.domain.plan import Notification
 from slabridge.errors import TrackerAuthError, TrackerError
 from tests.jira.conftest import (
@@ -78,6 +78,8 @@ def test_first_cycle_cloud_pages_classifies_and_writes(
     assert comments["ACME-1"]["type"] == "doc"
     assert note_keys_in(adf_text(comments["ACME-1"])) == {
         "classified:acme:critical", "sprint:acme:critical"}
+    # read back, whichever account posted it, it is slabridge's note and not a response
+    assert written_by_slabridge(adf_closing_paragraph(comments["ACME-1"]))
     assert comments["ACME-1"]["content"][0]["content"][0] == {
         "type": "text", "text": "SLA:", "marks": [{"type": "strong"}],
     }

@@ -149,6 +149,23 @@ def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["ok"] is True and data["customers"] == 3
 
 
+def test_check_names_the_environment_variables_and_the_unset_ones(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`check` is about the file, so unset secrets do not fail it; it still says which
+    ${VAR}s the file names and which are not set, before `run` fails on them."""
+    monkeypatch.setenv("REDMINE_URL", "http://127.0.0.1:3000")
+    monkeypatch.delenv("REDMINE_API_KEY", raising=False)
+    assert run(["--config", "config/slabridge.example.yaml", "check"]) == 0
+    line = [row for row in capsys.readouterr().out.splitlines() if "environment:" in row]
+    assert line == ["  environment: REDMINE_URL, REDMINE_API_KEY (not set here: "
+                    "REDMINE_API_KEY; sync, run and doctor need them)"]
+    assert run(["--config", "config/slabridge.example.yaml", "check", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["environment"], data["environment_unset"]) == (
+        ["REDMINE_URL", "REDMINE_API_KEY"], ["REDMINE_API_KEY"])
+
+
 def test_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
     """schema prints a JSON Schema document."""
     assert run(["schema"]) == 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slabridge.domain.annotations import marker, note_keys_in
+from slabridge.domain.annotations import marker, note_keys_in, written_by_slabridge
 from slabridge.domain.model import IssueRecord, Journal, Note, StatusChange, Ticket, TicketFacts
 from slabridge.domain.plan import Rules, decide
 from tests.conftest import vienna
@@ -288,6 +288,24 @@ def test_a_marker_writes_the_customer_and_class_once() -> None:
     assert note_keys_in(f"[slabridge {' '.join(keys)}]") == frozenset(keys)
 
 
+@given(st.lists(st.sampled_from(["classified:acme:critical", "acme:critical:at_risk",
+                                  "sprint:acme:critical", "glx:minor:breached"]),
+                min_size=1, unique=True).map(tuple))
+@settings(deadline=None)
+def test_a_note_ending_with_a_marker_is_slabridge_s_and_a_quote_of_it_is_not(
+    keys: tuple[str, ...]
+) -> None:
+    """Whoever posted it, a note ending with the marker is slabridge's; a person's reply
+    quoting one, above or below the quote, is a reply."""
+    note = f"*SLA:* text\n\n{marker(keys)}\n"
+    assert written_by_slabridge(note)
+    quoted = "\n".join(f"> {line}" for line in note.splitlines())
+    assert not written_by_slabridge(f"We are on it.\n\n{quoted}")
+    assert not written_by_slabridge(f"{quoted}\n\nWe are on it.")
+    assert not written_by_slabridge(f"{marker(keys)} was wrong, we are on it.")
+    assert not written_by_slabridge("")
+
+
 def test_changed_terms_note_a_moved_due_time_only_while_a_response_is_awaited() -> None:
     """A reload that moves due times: the open, unanswered issue gets the note; an
     answered one only its field (its due time is history)."""
@@ -304,3 +322,11 @@ def test_changed_terms_note_a_moved_due_time_only_while_a_response_is_awaited() 
                  answered, noted_met, changed, at(10, 30)).update
     assert met is not None and "response_due" in met.fields
     assert "the contract terms changed" not in (met.note or "")
+
+
+def test_an_unclosed_marker_in_a_long_note_is_no_marker() -> None:
+    """A customer pasting a cut-off marker ("[slabridge a b c ... " and no bracket) gets
+    no keys, at once: with a nested quantifier this took exponential time."""
+    pasted = "[slabridge " + "acme:critical:at_risk classified " * 40 + "and then our reply"
+    assert note_keys_in(pasted) == frozenset()
+    assert not written_by_slabridge(pasted)

@@ -43,6 +43,18 @@ def adf_text(node: Any) -> str:
     return ""
 
 
+def adf_closing_paragraph(node: Any) -> str:
+    """The text of a document's last top-level block if it is a plain paragraph (not a
+    quote or a panel), where slabridge puts its marker; a v2 string body as is."""
+    if isinstance(node, str):
+        return node
+    content = node.get("content") if isinstance(node, dict) else None
+    if isinstance(content, list) and content and isinstance(content[-1], dict) \
+            and content[-1].get("type") == "paragraph":
+        return adf_text(content[-1])
+    return ""
+
+
 def with_mentions(document: dict[str, Any], people: Sequence[str]) -> dict[str, Any]:
     """Replace "@id" inside ADF text nodes with mention nodes."""
     pattern = re.compile("(" + "|".join(re.escape(f"@{p}") for p in people) + ")")

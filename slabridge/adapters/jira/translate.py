@@ -8,7 +8,7 @@ from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slabridge.adapters.jira.adf import adf_text
+from slabridge.adapters.jira.adf import adf_closing_paragraph, adf_text
 from slabridge.adapters.jira.reading import (
     ISSUE_KEY,
     NUMERIC_ID,
@@ -26,7 +26,7 @@ from slabridge.adapters.jira.reading import (
     time_member,
 )
 from slabridge.adapters.receipt import receipt_in
-from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.annotations import note_keys_in, written_by_slabridge
 from slabridge.domain.model import (
     Journal,
     Note,
@@ -191,13 +191,15 @@ class JiraTranslator:
             public = True if comment.get("jsdPublic") is None else comment["jsdPublic"]
             if not isinstance(public, bool):
                 raise Unreadable(f"{where}.jsdPublic", f"is {kind_of(public)}, not a boolean")
+            own |= note_keys_in(adf_text(comment.get("body")))
+            if written_by_slabridge(adf_closing_paragraph(comment.get("body"))):
+                continue  # never a response, whichever account posted it
             notes.append(Note(
                 time_member(comment, "created", f"{where}.created"),
                 str(author.get("accountId") or author.get("name") or ""),
                 public=public,
                 author_name=str(author.get("displayName") or ""),
             ))
-            own |= note_keys_in(adf_text(comment.get("body")))
         initial = changes[0].old if changes else text_member(
             object_member(fields, "status", "fields.status"), "name", "fields.status.name")
         return Journal(initial, tuple(changes), tuple(notes), frozenset(own))

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from slabridge.adapters.receipt import receipt_in
 from slabridge.adapters.redmine.catalog import RedmineCatalog
-from slabridge.domain.annotations import note_keys_in
+from slabridge.domain.annotations import note_keys_in, written_by_slabridge
 from slabridge.domain.model import (
     Journal,
     Note,
@@ -118,11 +118,13 @@ class IssueTranslator:
                     new = statuses.get(str(detail.get("new_value")), str(detail.get("new_value")))
                     changes.append(StatusChange(at, old, new))
             text = entry.get("notes") or ""
-            if text.strip():
+            # slabridge's notes are not responses whichever account posted them (an admin
+            # key tried first, the service account after it): only their keys count.
+            if text.strip() and not written_by_slabridge(text):
                 user = entry.get("user") or {}
                 notes.append(Note(at, str(user.get("id", "")),
                                   public=not entry.get("private_notes", False),
                                   author_name=str(user.get("name") or "")))
-                own |= note_keys_in(text)
+            own |= note_keys_in(text)
         initial = changes[0].old if changes else raw["status"]["name"]
         return Journal(initial, tuple(changes), tuple(notes), frozenset(own))

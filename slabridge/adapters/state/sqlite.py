@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 from abc import ABC, abstractmethod
@@ -23,7 +24,7 @@ from slabridge.domain.model import (
     TicketFacts,
     TimeEntry,
 )
-from slabridge.errors import SlabridgeError
+from slabridge.errors import SlabridgeError, running_user
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS watermarks (tracker TEXT PRIMARY KEY, updated TEXT NOT NULL);
@@ -438,6 +439,20 @@ class SqlStateStore(ABC):
         """A context in which the statements run as one transaction."""
 
 
+def _unwritable_hint(exc: Exception) -> str:
+    """What to do when the state's folder cannot be written (a read-only mounted config)."""
+    unwritable = (errno.EACCES, errno.EPERM, errno.EROFS)
+    if isinstance(exc, OSError):
+        unwritable_here = exc.errno in unwritable
+    else:  # sqlite3's own words for a file it may not create or write
+        unwritable_here = "readonly" in str(exc) or "unable to open" in str(exc)
+    if unwritable_here:
+        return (f"; {running_user()} must be able to write there: set state.path to a "
+                "writable place (a relative path is taken from the config's folder; in the "
+                "container image use /var/lib/slabridge/state.sqlite3)")
+    return ""
+
+
 class SqliteStateStore(SqlStateStore):
     """StateStore on a SQLite file (the default)."""
 
@@ -457,7 +472,9 @@ class SqliteStateStore(SqlStateStore):
             self._db.execute("PRAGMA journal_size_limit=67108864")
             migrate(self._db, SQLITE_MIGRATIONS)
         except (OSError, sqlite3.Error) as exc:
-            raise SlabridgeError(f"cannot open the state file {self.path}: {exc}") from None
+            raise SlabridgeError(
+                f"cannot open the state file {self.path}: {exc}{_unwritable_hint(exc)}"
+            ) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
