@@ -15,7 +15,7 @@ from slabridge.adapters.notify.webhook import WebhookNotifier
 from slabridge.adapters.redmine import doctor as redmine_doctor
 from slabridge.adapters.redmine.tracker import RedmineTracker
 from slabridge.adapters.state.postgres import LeaderLock, PostgresStateStore
-from slabridge.adapters.state.sqlite import SqliteStateStore
+from slabridge.adapters.state.sqlite import SqliteStateStore, state_file_problem
 from slabridge.app.doctor import Check, needs_of
 from slabridge.app.hours import HoursService
 from slabridge.app.sync import Syncer
@@ -37,7 +37,12 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
             "no tracker configured: add a `tracker:` section (see config/slabridge.example.yaml)",
             "tracker", config.source.files[-1] if config.source.files else None,
         )])
+    _require_variables(config, environ)
     url = expand_env(settings.url, ("tracker", "url"), config.source, environ)
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError([config.source.problem(
+            f"{_variables_in(settings.url) or 'the URL'} must be an http:// or https:// URL "
+            "(e.g. https://redmine.example.com)", ("tracker", "url"))])
     # A password in the URL (a Redmine behind a basic-auth proxy) is a secret too: the URL
     # names the tracker in messages and log lines.
     register_secret(urlsplit(url).password)
@@ -75,14 +80,44 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
     )
 
 
+def _require_variables(config: Config, environ: dict[str, str]) -> None:
+    """Every unset variable of the tracker's settings at once, not one per attempt."""
+    settings = config.settings.tracker
+    assert settings is not None  # noqa: S101 - checked by the caller
+    problems = []
+    for key in ("url", "api_key", "email"):
+        value = getattr(settings, key)
+        try:
+            expand_env(value or "", ("tracker", key), config.source, environ)
+        except ConfigError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems)
+
+
 def run_doctor(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
     """The checks of `slabridge doctor` against the configured tracker (GET requests only)."""
     tracker = build_tracker(config, environ)
     needs = needs_of(config, rule_fields(config))
     if isinstance(tracker, JiraTracker):
-        return jira_doctor.diagnose(tracker, needs)
-    assert isinstance(tracker, RedmineTracker)  # noqa: S101 - build_tracker builds one of two
-    return redmine_doctor.diagnose(tracker, needs)
+        checks = jira_doctor.diagnose(tracker, needs)
+    else:
+        assert isinstance(tracker, RedmineTracker)  # noqa: S101 - one of two trackers
+        checks = redmine_doctor.diagnose(tracker, needs)
+    return [*checks, *_state_checks(config, environ)]
+
+
+def _state_checks(config: Config, environ: dict[str, str] | None) -> list[Check]:
+    """The SQLite state file writable by this user (a mounted folder still root's is the
+    usual first-run mistake in a container); a PostgreSQL store is not checked here."""
+    if config.settings.state.kind != "sqlite":
+        return []
+    path = state_path(config, environ)
+    problem = state_file_problem(path)
+    if problem is None:
+        return [Check(f"state file {path}", True, "writable by this user")]
+    detail, _, fix = problem.partition("; ")
+    return [Check(f"state file {path}", False, detail, fix)]
 
 
 def _variables_in(text: str) -> str:

@@ -33,6 +33,8 @@ class SlabridgeError(Exception):
     """An expected failure with a message meant for the user."""
 
     exit_code = 1
+    hint = ""
+    """what to do next, shown by the CLI below the message"""
 
 
 class UsageError(SlabridgeError):
@@ -78,6 +80,9 @@ class TrackerAuthError(TrackerError):
 
 class TrackerUnavailableError(TrackerError):
     """The tracker is down, slow or overloaded; worth retrying later."""
+
+    hint = ("`slabridge doctor` checks the connection and says what to fix (tracker.url, "
+            "the network, a proxy; in a container, 127.0.0.1 is the container itself)")
 
 
 class IssueError(TrackerError):

@@ -96,6 +96,13 @@ fi
 args=(-f deploy/docker/Dockerfile --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE"
       --build-arg "BUILD_IMAGE=$BUILD_IMAGE" --build-arg "EXTRAS=${EXTRAS:-}"
       "${secret[@]}" -t "$image" -t slabridge:latest)
+image_id() {
+    case "$engine" in
+        docker) docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true ;;
+        buildah) buildah inspect --type image -f '{{.FromImageID}}' "$1" 2>/dev/null || true ;;
+    esac
+}
+previous=$(image_id "$image")
 say "building $image on $PYTHON_IMAGE with $engine"
 case "$engine" in
     docker) DOCKER_BUILDKIT=1 docker build "${args[@]}" . >&2 || {
@@ -115,4 +122,9 @@ case "$engine" in
     buildah) size=$(buildah images --format '{{.Size}}' "$image" | sed -n 1p) ;;
 esac
 say "built $image: $size (goal: under 200 MB)"
+# The image these tags named before is left untagged: remove it, unless something else
+# still uses it (another tag, a container), in which case rmi refuses and it stays.
+if [ -n "$previous" ] && [ "$previous" != "$(image_id "$image")" ]; then
+    "$engine" rmi "$previous" >/dev/null 2>&1 && say "removed the previous build ${previous:0:12}" || true
+fi
 echo "IMAGE=$image"

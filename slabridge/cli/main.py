@@ -500,6 +500,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     except SlabridgeError as error:
         for line in scrub_text(str(error)).splitlines() or [type(error).__name__]:
             print(f"slabridge: error: {line}", file=sys.stderr)
+        if error.hint:
+            print(f"slabridge: hint: {error.hint}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("slabridge: interrupted", file=sys.stderr)

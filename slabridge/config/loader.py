@@ -44,12 +44,25 @@ LOCAL_CONFIG = Path("slabridge.yaml")
 def find_config_path(explicit: str | None) -> Path | None:
     """--config, else $SLABRIDGE_CONFIG, else ./slabridge.yaml, else None (shipped defaults)."""
     if explicit:
-        return Path(explicit)
+        return _existing(Path(explicit), "given by --config")
     if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV])
+        return _existing(Path(os.environ[CONFIG_ENV]),
+                         f"named by {CONFIG_ENV}; the container image names "
+                         "/etc/slabridge/slabridge.yaml: mount the folder holding your "
+                         "slabridge.yaml at /etc/slabridge")
     if LOCAL_CONFIG.exists():
         return LOCAL_CONFIG
     return None
+
+
+def _existing(path: Path, origin: str) -> Path:
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError([ConfigProblem(f"file not found ({origin})", file=str(path))]) from None
+    except OSError:
+        pass  # e.g. a folder this user may not open: reading the file says what to do
+    return path
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -414,6 +414,24 @@ class TrackerSettings(Strict):
         "the setup script; Jira: unset means the issue property slabridge.sla",
     )
 
+    @field_validator("url", "api_key", "email")
+    @classmethod
+    def _references_well_formed(cls, value: str | None) -> str | None:
+        # A `$REDMINE_URL` or an unclosed `${REDMINE_URL` would be sent as it stands and
+        # fail later as a baffling URL or a refused key.
+        if value is not None and "$" in ENV_REF.sub("", value):
+            raise ValueError(f"{value!r} holds a `$` that is no ${{VAR}} reference: write "
+                             "environment variables as ${NAME}, e.g. ${REDMINE_URL}")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not ENV_REF.match(value) and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL (e.g. "
+                             "https://redmine.example.com, or ${REDMINE_URL})")
+        return value
+
 
 class CommentVisibilitySettings(Strict):
     """A Jira group or project role that private comments are restricted to."""

@@ -44,6 +44,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._clock = clock
         self._wall_clock = wall_clock
+        self._started = clock()
         self._interval = interval_seconds
         self._unhealthy_after = unhealthy_after_cycles
         self._last_success: float | None = None
@@ -197,8 +198,12 @@ class Monitor:
                 status, code = "starting", HTTPStatus.SERVICE_UNAVAILABLE
             else:
                 status, code = "unhealthy", HTTPStatus.SERVICE_UNAVAILABLE
-                if age is None or age > limit:
-                    reasons.insert(0, f"no successful cycle for {limit:.0f} s")
+                if age is None:
+                    reasons.insert(0, "no successful cycle since the start "
+                                      f"({now - self._started:.0f} s ago)")
+                elif age > limit:
+                    reasons.insert(0, f"no successful cycle for {age:.0f} s (limit "
+                                      f"{limit:.0f} s)")
             return code, {
                 "reasons": reasons,
                 "channels_failing": channels,

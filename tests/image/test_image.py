@@ -84,7 +84,18 @@ def test_an_unreadable_config_and_an_unwritable_state_say_what_to_change(
                             config=folder)
     assert unwritable.returncode == 1
     assert "cannot open the state file /etc/slabridge/.slabridge/state.sqlite3" in unwritable.stderr
-    assert "use /var/lib/slabridge/state.sqlite3" in unwritable.stderr
+    assert "uid 10001" in unwritable.stderr and "chown 10001 /etc/slabridge/.slabridge" \
+        in unwritable.stderr
+    assert "in the container image use /var/lib/slabridge" in unwritable.stderr
+    # doctor finds it before the daemon starts: the last check, with what to do
+    doctor = engine.run("slabridge", "doctor", env=secrets(workspace, redmine), config=folder)
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    failing = [line.partition(" -> fix: ") for line in doctor.stdout.splitlines()
+               if line.startswith("FAIL")]
+    assert [found for found, _, _ in failing] == [
+        "FAIL state file /etc/slabridge/.slabridge/state.sqlite3: /etc/slabridge is not "
+        "writable"], doctor.stdout
+    assert "chown 10001 /etc/slabridge" in failing[0][2]
 
 
 def test_dry_run_sync_against_the_local_redmine(

@@ -85,12 +85,14 @@ def test_correct_setup_passes(jira: responses.RequestsMock, tmp_path: Path,
     code, out = doctor(write_config(tmp_path), capsys)
     assert code == 0, out
     assert [line for line in out.splitlines() if not line.startswith("ok")] == [
-        "doctor: all 12 checks passed"]
+        "doctor: all 13 checks passed"]
     assert "ok   key accepted: slabridge bot (5b10ac8d82e05b22cc7d4ef5)" in out
     assert "ok   permissions in GLX: BROWSE_PROJECTS, EDIT_ISSUES, ADD_COMMENTS, " \
            "SCHEDULE_ISSUES" in out
     assert "ok   SLA values: written to the issue property slabridge.sla" in out
     assert "ok   current sprint: Sprint 47 (active on the board)" in out
+    assert out.splitlines()[-2] == (
+        f"ok   state file {tmp_path / 'state.sqlite3'}: writable by this user")
 
 
 def test_doctor_sends_only_get_requests(jira: responses.RequestsMock, tmp_path: Path,
@@ -145,7 +147,8 @@ def test_data_center_uses_v2_and_search(jira: responses.RequestsMock, tmp_path: 
 
 def test_refused_credentials_end_the_checks(jira: responses.RequestsMock, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """401 from /myself: one failed check naming what to set, and nothing more is asked."""
+    """401 from /myself: one failed check naming what to set, and nothing more is asked of
+    Jira (the state file, local, is still checked)."""
     jira.get(f"{CLOUD}/rest/api/2/serverInfo", json=load("serverInfo_cloud"))
     jira.get(f"{CLOUD}/rest/api/3/myself", status=401, json={"errorMessages": ["no"]})
     code, out = doctor(write_config(tmp_path), capsys)
@@ -154,6 +157,7 @@ def test_refused_credentials_end_the_checks(jira: responses.RequestsMock, tmp_pa
         "ok   Jira reachable: https://example.atlassian.net, Cloud 1001.0.0-SNAPSHOT, "
         "REST API v3",
         "FAIL key accepted: Jira refused the credentials (HTTP 401)",
-        "doctor: 1 of 2 checks failed",
+        f"ok   state file {tmp_path / 'state.sqlite3'}: writable by this user",
+        "doctor: 1 of 3 checks failed",
     ]
     assert len(jira.calls) == 2

@@ -218,9 +218,27 @@ def test_config_path_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert find_config_path(None) is None
     write(tmp_path, "{}\n")
     assert find_config_path(None) == Path("slabridge.yaml")
-    monkeypatch.setenv("SLABRIDGE_CONFIG", "/etc/x.yaml")
-    assert find_config_path(None) == Path("/etc/x.yaml")
+    (tmp_path / "env.yaml").write_text("{}\n")
+    (tmp_path / "mine.yaml").write_text("{}\n")
+    monkeypatch.setenv("SLABRIDGE_CONFIG", str(tmp_path / "env.yaml"))
+    assert find_config_path(None) == tmp_path / "env.yaml"
     assert find_config_path("mine.yaml") == Path("mine.yaml")
+
+
+def test_a_named_config_that_is_not_there_says_who_named_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing file is reported with where its name came from; SLABRIDGE_CONFIG's says
+    how the container image expects it (a forgotten mount is the usual cause)."""
+    monkeypatch.setenv("SLABRIDGE_CONFIG", str(tmp_path / "gone.yaml"))
+    with pytest.raises(ConfigError) as named_by_env:
+        find_config_path(None)
+    assert str(named_by_env.value) == (
+        f"{tmp_path / 'gone.yaml'}: file not found (named by SLABRIDGE_CONFIG; the container "
+        "image names /etc/slabridge/slabridge.yaml: mount the folder holding your "
+        "slabridge.yaml at /etc/slabridge)")
+    with pytest.raises(ConfigError, match=r"file not found \(given by --config\)"):
+        find_config_path(str(tmp_path / "typo.yml"))
 
 
 def test_json_schema_describes_the_file() -> None:

@@ -66,10 +66,13 @@ def test_ok_while_the_last_success_is_recent(monitor: Monitor, clock: Clock) -> 
     clock.now += 0.5
     code, body = monitor.health()
     assert (code, body["status"], body["unhealthy_after_seconds"]) == (503, "unhealthy", 180)
+    assert body["reasons"] == ["no successful cycle for 180 s (limit 180 s)"]
 
 
-def test_failures_alone_are_unhealthy(monitor: Monitor) -> None:
-    """Only failed cycles: 503 "unhealthy" with the last error."""
+def test_failures_alone_are_unhealthy(monitor: Monitor, clock: Clock) -> None:
+    """Only failed cycles: 503 "unhealthy" with the last error, and the reason says since
+    when (it said "for 180 s" six seconds after the start)."""
+    clock.now += 6
     monitor.cycle_failed("TrackerUnavailableError: connection refused", 0.1, 1)
     monitor.cycle_failed("TrackerAuthError: rejected", 0.1, 1)
     code, body = monitor.health()
@@ -77,6 +80,7 @@ def test_failures_alone_are_unhealthy(monitor: Monitor) -> None:
     assert body["status"] == "unhealthy"
     assert (body["cycles"], body["failed_cycles"], body["consecutive_failures"]) == (2, 2, 2)
     assert body["last_error"] == "TrackerAuthError: rejected"
+    assert body["reasons"] == ["no successful cycle since the start (6 s ago)"]
 
 
 def test_one_failure_after_a_recent_success_is_still_ok(monitor: Monitor, clock: Clock) -> None:
