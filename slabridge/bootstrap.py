@@ -37,8 +37,8 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
             "no tracker configured: add a `tracker:` section (see config/slabridge.example.yaml)",
             "tracker", config.source.files[-1] if config.source.files else None,
         )])
-    _require_variables(config, environ)
-    url = expand_env(settings.url, ("tracker", "url"), config.source, environ)
+    expanded = _expand_tracker_values(config, environ)
+    url = expanded["url"] or ""
     if not url.startswith(("http://", "https://")):
         raise ConfigError([config.source.problem(
             f"{_variables_in(settings.url) or 'the URL'} must be an http:// or https:// URL "
@@ -48,7 +48,7 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
     register_secret(urlsplit(url).password)
     if settings.api_key is None:
         raise ConfigError([config.source.problem("api_key is required", ("tracker", "api_key"))])
-    api_key = expand_env(settings.api_key, ("tracker", "api_key"), config.source, environ)
+    api_key = expanded["api_key"] or ""
     register_secret(api_key)
     if not settings.projects:
         raise ConfigError([config.source.problem(
@@ -57,9 +57,7 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
     default_zone = config.tier(config.settings.default_tier).calendar.timezone
     notes = config.settings.notes
     if settings.kind == "jira":
-        email = None
-        if settings.email:
-            email = expand_env(settings.email, ("tracker", "email"), config.source, environ)
+        email = expanded["email"] or None
         return JiraTracker(
             url, settings.projects, token=api_key, email=email,
             api_version=settings.api_version,
@@ -80,19 +78,23 @@ def build_tracker(config: Config, environ: dict[str, str] | None = None) -> Trac
     )
 
 
-def _require_variables(config: Config, environ: dict[str, str]) -> None:
-    """Every unset variable of the tracker's settings at once, not one per attempt."""
+def _expand_tracker_values(config: Config, environ: dict[str, str]) -> dict[str, str | None]:
+    """url, api_key and email with ${VAR}s expanded (None where unset in the config); every
+    unset variable is reported at once, not one per attempt."""
     settings = config.settings.tracker
     assert settings is not None  # noqa: S101 - checked by the caller
+    expanded: dict[str, str | None] = {}
     problems = []
     for key in ("url", "api_key", "email"):
         value = getattr(settings, key)
         try:
-            expand_env(value or "", ("tracker", key), config.source, environ)
+            expanded[key] = None if value is None else expand_env(
+                value, ("tracker", key), config.source, environ)
         except ConfigError as error:
             problems.extend(error.problems)
     if problems:
         raise ConfigError(problems)
+    return expanded
 
 
 def run_doctor(config: Config, environ: dict[str, str] | None = None) -> list[Check]:
@@ -116,7 +118,7 @@ def _state_checks(config: Config, environ: dict[str, str] | None) -> list[Check]
     problem = state_file_problem(path)
     if problem is None:
         return [Check(f"state file {path}", True, "writable by this user")]
-    detail, _, fix = problem.partition("; ")
+    detail, fix = problem
     return [Check(f"state file {path}", False, detail, fix)]
 
 

@@ -70,8 +70,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate the configuration and print a summary."""
     config = _config(args)
     summary = config.summary()
+    unset = [name for name in summary["environment"] if not os.environ.get(name)]
     if args.json:
-        unset = [name for name in summary["environment"] if not os.environ.get(name)]
         print(json.dumps({"ok": True, **summary, "environment_unset": unset}, indent=2))
         return EXIT_OK
     print("configuration OK")
@@ -82,7 +82,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"  closures:   {', '.join(summary['closures']) or 'none'}")
     print(f"  customers:  {summary['customers']}")
     print(f"  rules:      {summary['customer_rules']} customer, {summary['class_rules']} class")
-    unset = [name for name in summary["environment"] if not os.environ.get(name)]
     named = ", ".join(summary["environment"]) or "none named"
     print(f"  environment: {named}" + (f" (not set here: {', '.join(unset)}; sync, run and "
                                       "doctor need them)" if unset else ""))

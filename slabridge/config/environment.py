@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from slabridge.config.source import PathKey, Source
 from slabridge.errors import ConfigError
 
@@ -29,10 +31,9 @@ def expand_env(value: str, path: PathKey, source: Source, environ: dict[str, str
     return ENV_REF.sub(lambda m: environ[m.group(1)], value)
 
 
-
-def variables_named(tree: Any) -> list[str]:
-    """Every ${VAR} a loaded configuration names anywhere (strings in nested models,
-    mappings and lists), each once, in order."""
+def variables_named(settings: BaseModel) -> list[str]:
+    """Every ${VAR} a loaded configuration names anywhere (its strings, however nested),
+    each once, in order."""
     found: dict[str, None] = {}
 
     def walk(node: Any) -> None:
@@ -45,5 +46,5 @@ def variables_named(tree: Any) -> list[str]:
             for item in node:
                 walk(item)
 
-    walk(tree.model_dump() if hasattr(tree, "model_dump") else tree)
+    walk(settings.model_dump())
     return list(found)

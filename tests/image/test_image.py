@@ -84,7 +84,7 @@ def test_an_unreadable_config_and_an_unwritable_state_say_what_to_change(
                             config=folder)
     assert unwritable.returncode == 1
     assert "cannot open the state file /etc/slabridge/.slabridge/state.sqlite3" in unwritable.stderr
-    assert "uid 10001" in unwritable.stderr and "chown 10001 /etc/slabridge/.slabridge" \
+    assert "uid 10001" in unwritable.stderr and "chown 10001 /etc/slabridge;" \
         in unwritable.stderr
     assert "in the container image use /var/lib/slabridge" in unwritable.stderr
     # doctor finds it before the daemon starts: the last check, with what to do

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sqlite3
@@ -440,36 +439,25 @@ class SqlStateStore(ABC):
         """A context in which the statements run as one transaction."""
 
 
-def _unwritable_hint(exc: Exception, path: Path) -> str:
-    """What to do when the state's folder cannot be written (a read-only mounted config, a
-    mounted host folder still root's)."""
-    unwritable = (errno.EACCES, errno.EPERM, errno.EROFS)
-    if isinstance(exc, OSError):
-        unwritable_here = exc.errno in unwritable
-    else:  # sqlite3's own words for a file it may not create or write
-        unwritable_here = "readonly" in str(exc) or "unable to open" in str(exc)
-    return f"; {_write_advice(path.parent)}" if unwritable_here else ""
-
-
-def _write_advice(folder: Path) -> str:
-    return (f"{running_user()} must be able to create and write files in {folder}: give "
-            f"it that folder (chown {os.getuid()} {folder}; on the host for a mounted folder "
-            "or volume) or set state.path to a writable place (a relative path is taken "
-            "from the config's folder; in the container image use /var/lib/slabridge, its "
-            "volume)")
-
-
-def state_file_problem(path: Path) -> str | None:
-    """Why slabridge could not open (or create) the SQLite file at `path` for writing, or
-    None: SQLite also writes a journal beside the file, so the folder must be writable."""
+def state_file_problem(path: Path) -> tuple[str, str] | None:
+    """Why this user could not create or write the SQLite file at `path`, and what to do;
+    None if it can. SQLite writes a journal beside the file, so the folder must be writable
+    too; folders that do not exist yet are made on first use, so the nearest existing one
+    counts."""
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the folders above are made on first use
+        folder = folder.parent
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return f"{path} is not writable; {_write_advice(path.parent)}"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{folder} is not writable; {_write_advice(folder)}"
-    return None
+        culprit = path
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        culprit = folder
+    else:
+        return None
+    return (f"{culprit} is not writable",
+            f"{running_user()} must be able to create and write files in {folder}: give it "
+            f"that folder (chown {os.getuid()} {folder}; on the host for a mounted folder or "
+            "volume) or set state.path to a writable place (a relative path is taken from "
+            "the config's folder; in the container image use /var/lib/slabridge, its volume)")
 
 
 class SqliteStateStore(SqlStateStore):
@@ -491,9 +479,10 @@ class SqliteStateStore(SqlStateStore):
             self._db.execute("PRAGMA journal_size_limit=67108864")
             migrate(self._db, SQLITE_MIGRATIONS)
         except (OSError, sqlite3.Error) as exc:
+            problem = state_file_problem(self.path) if str(path) != ":memory:" else None
+            advice = f"; {problem[1]}" if problem else ""
             raise SlabridgeError(
-                f"cannot open the state file {self.path}: {exc}{_unwritable_hint(exc, self.path)}"
-            ) from None
+                f"cannot open the state file {self.path}: {exc}{advice}") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
